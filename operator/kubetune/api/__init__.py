@@ -1,0 +1,42 @@
+"""The TuningJob API: typed spec, validation with field paths, status vocabulary."""
+
+from kubetune.api.errors import FieldError, SpecError
+from kubetune.api.loading import load_documents, load_tuningjobs, parse_tuningjob
+from kubetune.api.spec import (
+    API_GROUP,
+    API_VERSION,
+    KIND,
+    Limits,
+    Metrics,
+    Objective,
+    Parameter,
+    Strategy,
+    TrialTemplate,
+    TuningJob,
+    TuningJobSpec,
+)
+from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts, TrialReason
+
+__all__ = [
+    "API_GROUP",
+    "API_VERSION",
+    "KIND",
+    "BestTrial",
+    "ConditionType",
+    "FieldError",
+    "Limits",
+    "Metrics",
+    "Objective",
+    "Parameter",
+    "Reason",
+    "SpecError",
+    "Strategy",
+    "TrialCounts",
+    "TrialReason",
+    "TrialTemplate",
+    "TuningJob",
+    "TuningJobSpec",
+    "load_documents",
+    "load_tuningjobs",
+    "parse_tuningjob",
+]

@@ -1,0 +1,72 @@
+"""Status of a TuningJob, following Kubernetes API conventions.
+
+Conditions (``Running``, ``Complete``, ``Failed``) carry PascalCase reasons; counters and the best
+trial summarise the study. There is deliberately no per-trial list: a study of 10,000 trials
+must not grow this object (the study itself lives in separate storage).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ConditionType(StrEnum):
+    RUNNING = "Running"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+
+
+class Reason(StrEnum):
+    """Why a TuningJob is in its state; each completion rule has its own reason."""
+
+    TRIALS_RUNNING = "TrialsRunning"
+    MAX_TRIALS_REACHED = "MaxTrialsReached"
+    TARGET_REACHED = "TargetReached"
+    MAX_FAILED_TRIALS_EXCEEDED = "MaxFailedTrialsExceeded"
+    MAX_RUNTIME_REACHED = "MaxRuntimeReached"
+    NO_IMPROVEMENT = "NoImprovement"
+    SEARCH_SPACE_EXHAUSTED = "SearchSpaceExhausted"
+    INVALID_SPEC = "InvalidSpec"
+    SEARCH_SPACE_CHANGED = "SearchSpaceChanged"
+
+
+class TrialReason(StrEnum):
+    """Why a trial failed or was cut short."""
+
+    ERROR = "Error"
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    METRICS_UNAVAILABLE = "MetricsUnavailable"
+    OOM_KILLED = "OOMKilled"
+    EVICTED = "Evicted"
+    PENDING_TIMEOUT = "PendingTimeout"
+    STOPPED = "Stopped"
+    PRUNED = "Pruned"
+    LAUNCH_FAILED = "LaunchFailed"
+
+
+class StatusModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class TrialCounts(StatusModel):
+    active: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    pruned: int = 0
+    total: int = 0
+
+
+class BestTrial(StatusModel):
+    name: str
+    number: int
+    parameters: dict[str, Any]
+    objective: float
+    metrics: dict[str, float] = Field(default_factory=dict)
+    job_name: str | None = None

@@ -1,0 +1,184 @@
+"""The ``kubetune`` command: run, validate, render, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import optuna
+import yaml
+from rich.console import Console
+
+from kubetune.api import SpecError, TuningJob, load_tuningjobs
+from kubetune.api.status import ConditionType
+from kubetune.controller.template import primary_container_index, render_trial_job
+from kubetune.search.samplers import SamplerUnavailable
+from kubetune.search.space import ParamValue, SearchSpace
+from kubetune.search.study import SearchSpaceChanged
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+
+def _load(path: Path) -> list[TuningJob]:
+    try:
+        return load_tuningjobs(path)
+    except SpecError as error:
+        errors.print(f"[red]{path} is not a valid TuningJob:[/red]")
+        for item in error.errors:
+            errors.print(f"  {item}", markup=False)
+        sys.exit(EXIT_INVALID)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kubetune")
+def cli() -> None:
+    """Kubernetes-native hyperparameter tuning: the TuningJob tool."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check TuningJob manifests (multi-document YAML allowed); exit 2 on any error."""
+    failed = False
+    for path in files:
+        try:
+            jobs = load_tuningjobs(path)
+        except SpecError as error:
+            failed = True
+            for item in error.errors:
+                errors.print(f"{path}: {item}", markup=False)
+            continue
+        for job in jobs:
+            console.print(f"{path}: TuningJob {job.name} is valid")
+    if failed:
+        sys.exit(EXIT_INVALID)
+
+
+def _default_params(job: TuningJob) -> dict[str, ParamValue]:
+    """A representative point: the middle of each range, the first of each category list."""
+    params: dict[str, ParamValue] = {}
+    for parameter in job.spec.parameters:
+        if parameter.type == "categorical":
+            params[parameter.name] = (parameter.values or [""])[0]
+            continue
+        low, high = float(parameter.min or 0), float(parameter.max or 0)
+        middle = (low * high) ** 0.5 if parameter.scale == "log" else (low + high) / 2
+        params[parameter.name] = round(middle) if parameter.type == "int" else middle
+    return params
+
+
+def _parse_param(job: TuningJob, text: str) -> tuple[str, ParamValue]:
+    name, _, raw = text.partition("=")
+    parameter = next((p for p in job.spec.parameters if p.name == name), None)
+    if parameter is None or not _:
+        raise click.BadParameter(f"{text!r}: expected NAME=VALUE with a parameter of {job.name}")
+    loaded = yaml.safe_load(raw)
+    if parameter.type == "int":
+        return name, int(loaded)
+    if parameter.type == "float":
+        return name, float(loaded)
+    return name, loaded if isinstance(loaded, str | int | float | bool) else raw
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--trial", "number", default=0, show_default=True, help="Trial number to render.")
+@click.option("--param", "params", multiple=True, help="NAME=VALUE (default: mid-range values).")
+@click.option("--namespace", default=None, help="Namespace to put on the Job.")
+def render(file: Path, number: int, params: tuple[str, ...], namespace: str | None) -> None:
+    """Print the batch/v1 Job a trial of each TuningJob in FILE would run as."""
+    documents: list[dict[str, Any]] = []
+    for job in _load(file):
+        values = _default_params(job)
+        values.update(_parse_param(job, text) for text in params)
+        if namespace:
+            job = job.model_copy(update={"metadata": job.metadata.model_copy(update={"namespace": namespace})})
+        documents.append(render_trial_job(job, number, values))
+    click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--storage", default=None, help="Optuna storage URL (default: a journal file under --output-dir).")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("kubetune-runs"), show_default=True, help="Where studies and trial logs go.")
+def run(file: Path, storage: str | None, output_dir: Path) -> None:
+    """Tune every TuningJob in FILE with trials as local processes (no cluster needed).
+
+    Re-running the same command resumes the study; Ctrl-C stops running trials and keeps the
+    finished ones.
+    """
+    from kubetune.cli.display import LiveProgress, print_report
+    from kubetune.runtime.runner import RunPaths, run_local
+
+    code = 0
+    for job in _load(file):
+        paths = RunPaths.for_job(job, output_dir, storage)
+        _announce(job, paths.storage)
+        try:
+            with LiveProgress(console, job) as progress:
+                report = run_local(job, base_dir=file.resolve().parent, paths=paths, on_step=progress)
+        except (SearchSpaceChanged, SamplerUnavailable) as error:
+            errors.print(f"[red]{job.name}:[/red] {error}")
+            sys.exit(EXIT_INVALID)
+        for note in report.notes:
+            console.print(f"[yellow]note:[/yellow] not available locally, ignored: {note}")
+        print_report(console, report)
+        if report.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        if report.completion is None or report.completion.type is not ConditionType.COMPLETE:
+            code = EXIT_FAILED
+    sys.exit(code)
+
+
+def _announce(job: TuningJob, storage: str) -> None:
+    spec = job.spec
+    strategy = spec.strategy.algorithm
+    seed = f", seed {spec.strategy.seed}" if spec.strategy.seed is not None else ""
+    containers = spec.trial_template.spec["template"]["spec"]["containers"]
+    container = containers[primary_container_index(job)]
+    console.print(
+        f"[bold]Tuning {job.name}[/bold]: {spec.objective.direction} {spec.objective.metric}, "
+        f"strategy {strategy}{seed}, {spec.limits.parallel_trials} trial(s) at a time"
+    )
+    image = container.get("image", "(none)")
+    console.print(
+        f"Trials run as local processes: container {container.get('name')!r} runs its command "
+        f"here and its image {image} is ignored."
+    )
+    console.print(f"Study: {storage}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--storage", default=None, help="Optuna storage URL used for the run.")
+@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("kubetune-runs"), show_default=True)
+def report(file: Path, storage: str | None, output_dir: Path) -> None:
+    """Show the trials and the best trial of a local run."""
+    from kubetune.cli.display import best_text, trials_table
+    from kubetune.runtime.runner import RunPaths
+    from kubetune.search.storage import open_storage
+    from kubetune.search.study import TuningStudy
+
+    for job in _load(file):
+        paths = RunPaths.for_job(job, output_dir, storage)
+        opened = open_storage(paths.storage)
+        if job.name not in optuna.study.get_all_study_names(opened):
+            errors.print(f"[red]{job.name}:[/red] no study in {paths.storage}; run it first")
+            sys.exit(EXIT_FAILED)
+        trials = TuningStudy(job, opened).records()
+        console.print(trials_table(job, trials))
+        console.print(best_text(job, trials))
+
+
+def main() -> None:
+    cli()
+
+
+__all__ = ["SearchSpace", "cli", "main"]

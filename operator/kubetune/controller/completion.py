@@ -1,0 +1,118 @@
+"""Completion rules: when a TuningJob is done, and which rule said so.
+
+Everything here is derived from the spec, the recorded trials and the clock, so an operator that
+restarts reaches the same verdict without having stored it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kubetune.api.spec import TuningJobSpec
+from kubetune.api.status import ConditionType, Reason
+from kubetune.controller.model import Completion, TrialRecord, TrialState
+from kubetune.search.space import SearchSpace
+
+
+def trial_budget(spec: TuningJobSpec) -> tuple[int, Reason]:
+    """How many trials may run, and the reason given when they all have."""
+    grid_size = (
+        SearchSpace.from_parameters(spec.parameters).grid_size()
+        if spec.strategy.algorithm == "grid"
+        else None
+    )
+    max_trials = spec.limits.max_trials
+    if grid_size is not None and (max_trials is None or max_trials > grid_size):
+        reason = Reason.MAX_TRIALS_REACHED if max_trials is None else Reason.SEARCH_SPACE_EXHAUSTED
+        return grid_size, reason
+    if max_trials is None:  # validation requires maxTrials for every other strategy
+        raise ValueError("spec.limits.maxTrials is required")
+    return max_trials, Reason.MAX_TRIALS_REACHED
+
+
+def is_better(spec: TuningJobSpec, value: float, than: float) -> bool:
+    return value < than if spec.objective.direction == "minimize" else value > than
+
+
+def best_trial(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The completed trial with the best objective (the earliest one on ties)."""
+    best: TrialRecord | None = None
+    for trial in trials:
+        if trial.state is not TrialState.COMPLETE or trial.objective is None:
+            continue
+        if best is None or is_better(spec, trial.objective, best.objective or 0.0):
+            best = trial
+    return best
+
+
+def _reaches_target(spec: TuningJobSpec, value: float) -> bool:
+    target = spec.objective.target
+    if target is None:
+        return False
+    return value <= target if spec.objective.direction == "minimize" else value >= target
+
+
+def _trials_since_best(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> int:
+    completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
+    completed.sort(key=lambda t: t.number)
+    best = best_trial(spec, completed)
+    if best is None:
+        return 0
+    return sum(1 for t in completed if t.number > best.number)
+
+
+def evaluate_completion(
+    spec: TuningJobSpec,
+    trials: Sequence[TrialRecord],
+    started_at: float,
+    now: float,
+) -> Completion | None:
+    """The first completion rule that holds, or None while the study should go on."""
+    limits = spec.limits
+    succeeded = sum(1 for t in trials if t.state is TrialState.COMPLETE)
+    failed = sum(1 for t in trials if t.state is TrialState.FAILED)
+    running = sum(1 for t in trials if t.state is TrialState.RUNNING)
+
+    if failed > limits.max_failed_trials:
+        return Completion(
+            ConditionType.FAILED,
+            Reason.MAX_FAILED_TRIALS_EXCEEDED,
+            f"{failed} trials failed, more than maxFailedTrials ({limits.max_failed_trials})",
+            stops_running_trials=True,
+        )
+    best = best_trial(spec, trials)
+    if best is not None and best.objective is not None and _reaches_target(spec, best.objective):
+        return Completion(
+            ConditionType.COMPLETE,
+            Reason.TARGET_REACHED,
+            f"trial {best.number} reached {spec.objective.metric}={best.objective:g} "
+            f"(target {spec.objective.target:g})",
+            stops_running_trials=True,
+        )
+    patience = limits.stop_after_trials_without_improvement
+    if patience is not None and best is not None:
+        since = _trials_since_best(spec, trials)
+        if since >= patience:
+            return Completion(
+                ConditionType.COMPLETE,
+                Reason.NO_IMPROVEMENT,
+                f"{since} trials since the best (trial {best.number}) without improvement",
+                stops_running_trials=True,
+            )
+    max_runtime = limits.max_runtime_seconds
+    if max_runtime is not None and now - started_at >= max_runtime:
+        return Completion(
+            ConditionType.COMPLETE if succeeded else ConditionType.FAILED,
+            Reason.MAX_RUNTIME_REACHED,
+            f"maxRuntime {limits.max_runtime} reached after {len(trials)} trials",
+            stops_running_trials=True,
+        )
+    budget, reason = trial_budget(spec)
+    if len(trials) >= budget and running == 0:
+        what = "all grid points" if reason is Reason.SEARCH_SPACE_EXHAUSTED else f"{budget} trials"
+        if succeeded:
+            return Completion(
+                ConditionType.COMPLETE, reason, f"{what} ran, {succeeded} succeeded"
+            )
+        return Completion(ConditionType.FAILED, reason, f"{what} ran and none succeeded")
+    return None

@@ -1,0 +1,126 @@
+"""The vocabulary of the reconcile core: what the study knows, what the runtime sees, and the
+actions the core asks a backend to carry out. Plain immutable data, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kubetune.api.status import ConditionType, Reason
+from kubetune.metrics.logs import MetricSeries, Observation
+from kubetune.search.space import ParamValue
+
+
+class TrialState(StrEnum):
+    """A trial as the study records it."""
+
+    RUNNING = "Running"  # suggested; its workload may or may not exist yet
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    PRUNED = "Pruned"
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+class Phase(StrEnum):
+    """A trial's workload (process or Job) as a backend observes it."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (Phase.PENDING, Phase.RUNNING)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial of the study."""
+
+    number: int
+    state: TrialState
+    params: Mapping[str, ParamValue]
+    objective: float | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class RuntimeTrial:
+    """One trial's workload as observed now."""
+
+    number: int
+    phase: Phase
+    reason: str | None = None  # e.g. Error, DeadlineExceeded, OOMKilled, Unschedulable
+    message: str | None = None
+    pending_since: float | None = None  # epoch seconds; set while the workload waits to start
+    metrics: MetricSeries | None = None  # what it reported (complete once it has finished)
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended, as it will be told to the study."""
+
+    state: TrialState
+    objective: float | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    reason: str | None = None
+    message: str | None = None
+    intermediate: tuple[Observation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    """Why a TuningJob is done: the rule that fired, as a condition."""
+
+    type: ConditionType
+    reason: Reason
+    message: str
+    stops_running_trials: bool = False
+
+
+@dataclass(frozen=True)
+class Suggest:
+    """Ask the search for ``count`` new trials (they are stored before anything launches)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Start the workload of a suggested trial (idempotent: named after the trial number)."""
+
+    number: int
+    params: Mapping[str, ParamValue]
+
+
+@dataclass(frozen=True)
+class Record:
+    """Tell the study how a trial ended."""
+
+    number: int
+    outcome: TrialOutcome
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop a trial's workload; record ``outcome`` unless the trial is already recorded."""
+
+    number: int
+    outcome: TrialOutcome | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The TuningJob is done."""
+
+    completion: Completion
+
+
+Action = Suggest | Launch | Record | Stop | Finish

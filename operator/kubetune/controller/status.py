@@ -1,0 +1,98 @@
+"""The TuningJob status, summarised from the study: counters, the best trial, conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from kubetune.api.spec import TuningJobSpec
+from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts
+from kubetune.controller.completion import best_trial
+from kubetune.controller.model import Completion, TrialRecord, TrialState
+from kubetune.controller.naming import trial_name
+
+
+def count_trials(trials: Sequence[TrialRecord]) -> TrialCounts:
+    counts = {state: 0 for state in TrialState}
+    for trial in trials:
+        counts[trial.state] += 1
+    return TrialCounts(
+        active=counts[TrialState.RUNNING],
+        succeeded=counts[TrialState.COMPLETE],
+        failed=counts[TrialState.FAILED],
+        pruned=counts[TrialState.PRUNED],
+        total=len(trials),
+    )
+
+
+def summarize_best(
+    spec: TuningJobSpec, tuningjob: str, trials: Sequence[TrialRecord]
+) -> BestTrial | None:
+    best = best_trial(spec, trials)
+    if best is None or best.objective is None:
+        return None
+    name = trial_name(tuningjob, best.number)
+    return BestTrial(
+        name=name,
+        number=best.number,
+        parameters=dict(best.params),
+        objective=best.objective,
+        metrics=dict(best.metrics),
+        job_name=name,
+    )
+
+
+def timestamp(epoch: float) -> str:
+    """RFC 3339 in UTC, second precision, as Kubernetes writes times."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def condition(
+    type_: ConditionType, status: bool, reason: Reason, message: str, now: float, generation: int | None
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "type": type_.value,
+        "status": "True" if status else "False",
+        "reason": reason.value,
+        "message": message,
+        "lastTransitionTime": timestamp(now),
+    }
+    if generation is not None:
+        result["observedGeneration"] = generation
+    return result
+
+
+def conditions_for(
+    completion: Completion | None, counts: TrialCounts, now: float, generation: int | None = None
+) -> list[dict[str, Any]]:
+    """Running / Complete / Failed, exactly one of them True."""
+    if completion is None:
+        running = condition(
+            ConditionType.RUNNING,
+            True,
+            Reason.TRIALS_RUNNING,
+            f"{counts.active} trials running, {counts.total} started",
+            now,
+            generation,
+        )
+        return [running]
+    done = condition(completion.type, True, completion.reason, completion.message, now, generation)
+    stopped = condition(
+        ConditionType.RUNNING, False, completion.reason, completion.message, now, generation
+    )
+    return [stopped, done]
+
+
+def merge_conditions(
+    previous: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Keep ``lastTransitionTime`` of conditions whose status did not change."""
+    before = {c.get("type"): c for c in previous}
+    merged = []
+    for item in current:
+        old = before.get(item["type"])
+        if old is not None and old.get("status") == item["status"] and "lastTransitionTime" in old:
+            item = {**item, "lastTransitionTime": old["lastTransitionTime"]}
+        merged.append(item)
+    return merged

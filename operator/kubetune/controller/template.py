@@ -1,0 +1,120 @@
+"""The trial Job: the user's template with parameters injected. Pure: a dict in, a dict out.
+
+Both backends start from this manifest: the Kubernetes backend creates it, the local backend
+runs its primary container's command. Parameters reach the trial three ways: ``${params.NAME}``
+in any string of the template, ``KUBETUNE_PARAMS`` (JSON) and the other ``KUBETUNE_*`` variables.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from kubetune.api.spec import TuningJob
+from kubetune.api.validation import PARAM_PLACEHOLDER
+from kubetune.controller.naming import trial_name
+from kubetune.search.space import ParamValue
+
+LABEL_TUNINGJOB = "kubetune.io/tuningjob"
+LABEL_TRIAL = "kubetune.io/trial"
+
+
+def format_param(value: ParamValue) -> str:
+    """How a value is written into a command line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+        return repr(value)  # keep 1.0 a float for parsers that care
+    return str(value)
+
+
+def substitute(value: Any, params: Mapping[str, ParamValue]) -> Any:
+    """Every ``${params.NAME}`` in every string of ``value`` replaced by the parameter's value."""
+    if isinstance(value, str):
+        return PARAM_PLACEHOLDER.sub(lambda m: format_param(params[m.group(1)]), value)
+    if isinstance(value, Mapping):
+        return {key: substitute(item, params) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, params) for item in value]
+    return value
+
+
+def trial_labels(tuningjob: str, number: int) -> dict[str, str]:
+    return {
+        LABEL_TUNINGJOB: tuningjob,
+        LABEL_TRIAL: str(number),
+        "app.kubernetes.io/name": "kubetune-trial",
+        "app.kubernetes.io/instance": tuningjob,
+        "app.kubernetes.io/component": "trial",
+        "app.kubernetes.io/managed-by": "kubetune",
+    }
+
+
+def trial_env(job: TuningJob, number: int, params: Mapping[str, ParamValue]) -> list[dict[str, str]]:
+    return [
+        {"name": "KUBETUNE_TRIAL_NAME", "value": trial_name(job.name, number)},
+        {"name": "KUBETUNE_TRIAL_NUMBER", "value": str(number)},
+        {"name": "KUBETUNE_TUNINGJOB", "value": job.name},
+        {"name": "KUBETUNE_PARAMS", "value": json.dumps(dict(params), sort_keys=True)},
+    ]
+
+
+def primary_container_index(job: TuningJob) -> int:
+    containers = job.spec.trial_template.spec["template"]["spec"]["containers"]
+    wanted = job.spec.trial_template.primary_container
+    if wanted is None:
+        return 0
+    return next(i for i, container in enumerate(containers) if container.get("name") == wanted)
+
+
+def render_trial_job(
+    job: TuningJob,
+    number: int,
+    params: Mapping[str, ParamValue],
+    owner_uid: str | None = None,
+) -> dict[str, Any]:
+    """The batch/v1 Job for one trial."""
+    template = job.spec.trial_template
+    name = trial_name(job.name, number)
+    labels = trial_labels(job.name, number)
+    spec: dict[str, Any] = substitute(copy.deepcopy(template.spec), params)
+    spec.setdefault("backoffLimit", 0)  # a retried trial hides failures and burns GPU time
+    timeout = job.spec.limits.trial_timeout_seconds
+    if timeout is not None:
+        spec["activeDeadlineSeconds"] = math.ceil(timeout)
+    pod = spec.setdefault("template", {})
+    pod_metadata = pod.setdefault("metadata", {})
+    pod_metadata["labels"] = {**pod_metadata.get("labels", {}), **labels}
+    pod_spec = pod["spec"]
+    pod_spec.setdefault("restartPolicy", "Never")
+    env = trial_env(job, number, params)
+    for container in pod_spec["containers"]:
+        reserved = {item["name"] for item in env}
+        user_env = [item for item in container.get("env", []) if item.get("name") not in reserved]
+        container["env"] = [*user_env, *env]
+
+    metadata: dict[str, Any] = {
+        "name": name,
+        "labels": {**template.metadata.labels, **labels},
+        "annotations": {
+            **template.metadata.annotations,
+            "kubetune.io/parameters": json.dumps(dict(params), sort_keys=True),
+        },
+    }
+    if job.metadata.namespace:
+        metadata["namespace"] = job.metadata.namespace
+    if owner_uid is not None:
+        metadata["ownerReferences"] = [
+            {
+                "apiVersion": job.api_version,
+                "kind": job.kind,
+                "name": job.name,
+                "uid": owner_uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ]
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}

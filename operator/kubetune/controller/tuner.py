@@ -1,0 +1,97 @@
+"""The tuning loop's driver: reads the study and the runtime, runs the pure reconcile step,
+and carries out its actions through a backend. Both backends use exactly this."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kubetune.api.spec import TuningJob
+from kubetune.controller.model import (
+    Action,
+    Completion,
+    Finish,
+    Launch,
+    Record,
+    RuntimeTrial,
+    Stop,
+    Suggest,
+    TrialRecord,
+)
+from kubetune.controller.reconcile import reconcile
+from kubetune.search.space import ParamValue
+from kubetune.search.study import TuningStudy
+
+log = logging.getLogger(__name__)
+
+# A pass that suggests trials is followed by one that launches them; never loop forever.
+MAX_PASSES = 4
+
+
+class TrialBackend(Protocol):
+    """Where trials run: local processes or Kubernetes Jobs."""
+
+    def observe(self) -> Mapping[int, RuntimeTrial]:
+        """Every trial workload the backend knows, by trial number."""
+
+    def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
+        """Start a trial's workload; starting one that exists already is not an error."""
+
+    def stop(self, number: int) -> None:
+        """Stop a trial's workload if it still runs."""
+
+
+@dataclass
+class StepResult:
+    actions: list[Action] = field(default_factory=list)
+    completion: Completion | None = None
+    trials: list[TrialRecord] = field(default_factory=list)
+
+
+class Tuner:
+    def __init__(
+        self,
+        job: TuningJob,
+        study: TuningStudy,
+        backend: TrialBackend,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.job = job
+        self.study = study
+        self.backend = backend
+        self.clock = clock
+
+    def step(self) -> StepResult:
+        """Reconcile until nothing is left to do right now."""
+        result = StepResult()
+        for _ in range(MAX_PASSES):
+            trials = self.study.records()
+            actions = reconcile(
+                self.job.spec, trials, self.backend.observe(), self.study.started_at, self.clock()
+            )
+            result.actions.extend(actions)
+            result.trials = trials
+            for action in actions:
+                self._apply(action, result)
+            if not any(isinstance(a, Suggest | Record | Stop) for a in actions):
+                break
+        return result
+
+    def _apply(self, action: Action, result: StepResult) -> None:
+        match action:
+            case Suggest(count):
+                self.study.ask(count)
+            case Launch(number, params):
+                log.debug("launching trial %d with %s", number, dict(params))
+                self.backend.launch(number, params)
+            case Record(number, outcome):
+                self.study.tell(number, outcome)
+            case Stop(number, outcome):
+                self.backend.stop(number)
+                if outcome is not None:
+                    self.study.tell(number, outcome)
+            case Finish(completion):
+                result.completion = completion

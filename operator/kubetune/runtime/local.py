@@ -1,0 +1,207 @@
+"""The local backend: each trial's primary container command runs as a process on this machine.
+
+The image is ignored (there is no container runtime); the command, args, env and workingDir of
+the primary container are used as written, after parameter injection. ``python``/``python3`` as
+the command run with the interpreter kubetune itself runs on, so a virtualenv just works.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubetune.api.spec import TuningJob
+from kubetune.api.status import TrialReason
+from kubetune.controller.model import Phase, RuntimeTrial
+from kubetune.controller.naming import trial_name
+from kubetune.controller.template import primary_container_index, render_trial_job
+from kubetune.metrics.logs import LogMetricsParser
+from kubetune.runtime.processes import kill_tree
+from kubetune.search.space import ParamValue
+
+log = logging.getLogger(__name__)
+
+PYTHON_COMMANDS = ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}")
+LAST_LINES_IN_MESSAGE = 3
+
+
+@dataclass(frozen=True)
+class LocalCommand:
+    """What a trial runs locally, derived from its rendered Job."""
+
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    ignored: list[str] = field(default_factory=list)  # what the local runner cannot honour
+
+
+def local_command(job: TuningJob, rendered: Mapping[str, Any], base_dir: Path) -> LocalCommand:
+    """The primary container of a rendered trial Job as a local command."""
+    containers = rendered["spec"]["template"]["spec"]["containers"]
+    container = containers[primary_container_index(job)]
+    path = f"primary container {container['name']!r}"
+    argv = [str(part) for part in [*container.get("command", []), *container.get("args", [])]]
+    if not container.get("command"):
+        raise ValueError(
+            f"{path} has no command; the local runner cannot use the image's entrypoint"
+        )
+    if argv[0] in PYTHON_COMMANDS:
+        argv[0] = sys.executable
+    ignored = []
+    env = dict(os.environ)
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        elif "valueFrom" in item:
+            ignored.append(f"env {item['name']} (valueFrom)")
+    if container.get("envFrom"):
+        ignored.append("envFrom")
+    working_dir = container.get("workingDir")
+    cwd = base_dir
+    if working_dir and Path(working_dir).is_dir():
+        cwd = Path(working_dir)
+    elif working_dir:
+        ignored.append(f"workingDir {working_dir} (not on this machine)")
+    return LocalCommand(argv=argv, env=env, cwd=cwd, ignored=ignored)
+
+
+@dataclass
+class _LocalTrial:
+    number: int
+    process: subprocess.Popen[bytes] | None
+    log_path: Path
+    started: float
+    result: RuntimeTrial | None = None  # set once the process has ended
+    timed_out: bool = False
+    stopped: bool = False
+
+
+class LocalBackend:
+    """Trials as processes, ``Tuner``'s backend for ``kubetune run``."""
+
+    def __init__(self, job: TuningJob, base_dir: Path, log_dir: Path) -> None:
+        self.job = job
+        self.base_dir = base_dir
+        self.log_dir = log_dir
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._trials: dict[int, _LocalTrial] = {}
+        self._lock = threading.Lock()
+        self.changed = threading.Event()
+        self.notes: list[str] = []
+
+    def log_path(self, number: int) -> Path:
+        return self.log_dir / f"{trial_name(self.job.name, number)}.log"
+
+    def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
+        with self._lock:
+            existing = self._trials.get(number)
+            if existing is not None and existing.result is None:
+                return
+        rendered = render_trial_job(self.job, number, params)
+        log_path = self.log_path(number)
+        trial = _LocalTrial(number, None, log_path, time.time())
+        try:
+            command = local_command(self.job, rendered, self.base_dir)
+            with log_path.open("wb") as output:
+                trial.process = subprocess.Popen(
+                    command.argv,
+                    env=command.env,
+                    cwd=command.cwd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: the whole tree can be killed
+                )
+        except (OSError, ValueError) as error:
+            trial.result = RuntimeTrial(
+                number, Phase.FAILED, TrialReason.LAUNCH_FAILED, f"could not start: {error}"
+            )
+            with self._lock:
+                self._trials[number] = trial
+            self.changed.set()
+            return
+        for item in command.ignored:
+            if item not in self.notes:
+                self.notes.append(item)
+        with self._lock:
+            self._trials[number] = trial
+        threading.Thread(target=self._watch, args=(trial,), daemon=True).start()
+
+    def _watch(self, trial: _LocalTrial) -> None:
+        """Wait for the process (enforcing trialTimeout), then record how it ended."""
+        process = trial.process
+        assert process is not None
+        timeout = self.job.spec.limits.trial_timeout_seconds
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            trial.timed_out = True
+            kill_tree(process)
+        else:
+            kill_tree(process, grace=0)  # reap anything the trial left behind in its group
+        trial.result = self._result(trial, process.returncode)
+        self.changed.set()
+
+    def _result(self, trial: _LocalTrial, code: int) -> RuntimeTrial:
+        parser = LogMetricsParser(self.job.spec.metrics, self.job.spec.objective.metric_names)
+        tail: list[str] = []
+        with trial.log_path.open(encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                parser.feed(line)
+                tail = [*tail[-(LAST_LINES_IN_MESSAGE - 1) :], line.rstrip()[:200]]
+        number = trial.number
+        if trial.timed_out:
+            limit = self.job.spec.limits.trial_timeout
+            return RuntimeTrial(
+                number, Phase.FAILED, TrialReason.DEADLINE_EXCEEDED,
+                f"killed after trialTimeout {limit}", metrics=parser.series,
+            )
+        if code == 0:
+            return RuntimeTrial(number, Phase.SUCCEEDED, metrics=parser.series)
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        last = f"; last output: {' | '.join(tail)}" if tail else ""
+        return RuntimeTrial(
+            number, Phase.FAILED, TrialReason.ERROR, how + last, metrics=parser.series
+        )
+
+    def observe(self) -> Mapping[int, RuntimeTrial]:
+        with self._lock:
+            trials = list(self._trials.values())
+        return {
+            t.number: t.result or RuntimeTrial(t.number, Phase.RUNNING) for t in trials
+        }
+
+    def stop(self, number: int) -> None:
+        with self._lock:
+            trial = self._trials.get(number)
+        if trial is None or trial.process is None or trial.result is not None:
+            return
+        trial.stopped = True
+        kill_tree(trial.process)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            running = [t for t in self._trials.values() if t.result is None and t.process]
+        for trial in running:
+            trial.stopped = True
+            assert trial.process is not None
+            kill_tree(trial.process, grace=2.0)
+
+    def running(self) -> list[int]:
+        with self._lock:
+            return sorted(n for n, t in self._trials.items() if t.result is None)
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until a trial ends or ``timeout`` seconds pass."""
+        self.changed.wait(timeout)
+        self.changed.clear()
+

@@ -1,0 +1,50 @@
+"""Child processes in their own process group, so a trial's whole tree can be stopped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+GRACE_SECONDS = 5.0
+
+
+def kill_tree(process: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    if process.poll() is not None:
+        _kill_group(process.pid, signal.SIGKILL)  # the leader is gone; its children may not be
+        return
+    _kill_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while group_alive(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

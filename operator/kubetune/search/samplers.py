@@ -1,0 +1,108 @@
+"""Strategy names → Optuna samplers, through a registry with validated settings.
+
+Settings arrive validated by ``kubetune.api.settings`` and are mapped explicitly onto sampler
+arguments here; nothing from the manifest is passed through blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from kubetune.api.settings import (
+    SETTINGS_MODELS,
+    BayesianSettings,
+    CmaEsSettings,
+    GPSettings,
+)
+from kubetune.api.spec import Algorithm, SpecModel, Strategy
+from kubetune.search.space import SearchSpace
+
+
+class SamplerUnavailable(RuntimeError):
+    """A strategy whose optional dependency is missing."""
+
+
+@dataclass(frozen=True)
+class SamplerContext:
+    """What a sampler factory may use beyond its settings."""
+
+    space: SearchSpace
+    seed: int | None
+    parallel_trials: int
+
+
+SamplerFactory = Callable[[Any, SamplerContext], optuna.samplers.BaseSampler]
+
+
+def _random(_: SpecModel, context: SamplerContext) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=context.seed)
+
+
+def _grid(_: SpecModel, context: SamplerContext) -> optuna.samplers.BaseSampler:
+    grid = context.space.grid()
+    if grid is None:  # validation rejects this first; kept as a guard for direct callers
+        raise ValueError("grid search needs a finite search space")
+    return optuna.samplers.GridSampler(grid, seed=context.seed)
+
+
+def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(
+        seed=context.seed,
+        n_startup_trials=settings.n_startup_trials,
+        n_ei_candidates=settings.n_ei_candidates,
+        multivariate=settings.multivariate,
+        constant_liar=settings.constant_liar,
+        warn_independent_sampling=False,
+    )
+
+
+def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
+    try:
+        import torch  # noqa: F401  (GPSampler needs it at sampling time)
+    except ImportError:
+        raise SamplerUnavailable(
+            "strategy.algorithm gp needs PyTorch: pip install 'kubetune[gp]'"
+        ) from None
+    return optuna.samplers.GPSampler(
+        seed=context.seed,
+        n_startup_trials=settings.n_startup_trials,
+        deterministic_objective=settings.deterministic_objective,
+        warn_independent_sampling=False,
+    )
+
+
+def _cmaes(settings: CmaEsSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.CmaEsSampler(
+        seed=context.seed,
+        sigma0=settings.sigma0,
+        n_startup_trials=settings.n_startup_trials,
+        popsize=settings.popsize,
+        use_separable_cma=settings.use_separable_cma,
+        with_margin=settings.with_margin,
+        lr_adapt=settings.lr_adapt,
+        # Categorical parameters fall back to random sampling; say nothing per trial.
+        independent_sampler=optuna.samplers.RandomSampler(seed=context.seed),
+        warn_independent_sampling=False,
+    )
+
+
+SAMPLER_FACTORIES: dict[Algorithm, SamplerFactory] = {
+    "random": _random,
+    "grid": _grid,
+    "bayesian": _bayesian,
+    "gp": _gp,
+    "cmaes": _cmaes,
+}
+
+
+def build_sampler(
+    strategy: Strategy, space: SearchSpace, parallel_trials: int = 1
+) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler for a validated strategy."""
+    settings = SETTINGS_MODELS[strategy.algorithm].model_validate(strategy.settings)
+    context = SamplerContext(space=space, seed=strategy.seed, parallel_trials=parallel_trials)
+    return SAMPLER_FACTORIES[strategy.algorithm](settings, context)
