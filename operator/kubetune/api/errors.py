@@ -85,7 +85,9 @@ def _describe(error: Any) -> str:
     return message[:1].lower() + message[1:]
 
 
-def from_validation_error(error: ValidationError, prefix: Sequence[str | int] = ()) -> list[FieldError]:
+def from_validation_error(
+    error: ValidationError, prefix: Sequence[str | int] = ()
+) -> list[FieldError]:
     """Translate pydantic's errors into field errors with Kubernetes-style paths."""
     return [
         FieldError(format_path((*prefix, *item["loc"])), _describe(item))

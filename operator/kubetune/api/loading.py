@@ -17,7 +17,9 @@ from kubetune.api.validation import semantic_errors
 def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
     """Validate one manifest; raises SpecError listing every problem."""
     if not isinstance(manifest, Mapping):
-        raise SpecError([FieldError("", f"a TuningJob must be a mapping, got {type(manifest).__name__}")])
+        raise SpecError(
+            [FieldError("", f"a TuningJob must be a mapping, got {type(manifest).__name__}")]
+        )
     try:
         job = TuningJob.model_validate(manifest)
     except ValidationError as error:
@@ -55,7 +57,9 @@ def load_tuningjobs(path: Path) -> list[TuningJob]:
         try:
             jobs.append(parse_tuningjob(document))
         except SpecError as error:
-            problems.extend(FieldError(label + e.path, e.message) if label else e for e in error.errors)
+            problems.extend(
+                FieldError(label + e.path, e.message) if label else e for e in error.errors
+            )
     if problems:
         raise SpecError(problems, str(path))
     if not jobs:

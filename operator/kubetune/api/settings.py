@@ -37,7 +37,9 @@ class CmaEsSettings(SpecModel):
     popsize: int | None = Field(default=None, ge=2)
     use_separable_cma: bool = False
     with_margin: bool = Field(default=False, description="CMA-ES with margin for int spaces")
-    lr_adapt: bool = Field(default=False, description="Learning-rate adaptation for noisy objectives")
+    lr_adapt: bool = Field(
+        default=False, description="Learning-rate adaptation for noisy objectives"
+    )
 
 
 SETTINGS_MODELS: dict[Algorithm, type[SpecModel]] = {

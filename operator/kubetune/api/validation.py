@@ -75,7 +75,9 @@ def _range_errors(parameter: Parameter, path: str) -> Iterator[FieldError]:
         elif not math.isfinite(value):
             yield FieldError(f"{path}.{field}", f"must be finite (got {value!r})")
         elif kind == "int" and not float(value).is_integer():
-            yield FieldError(f"{path}.{field}", f"must be a whole number for type int (got {value})")
+            yield FieldError(
+                f"{path}.{field}", f"must be a whole number for type int (got {value})"
+            )
     if kind == "int" and step is not None and not float(step).is_integer():
         yield FieldError(f"{path}.step", f"must be a whole number for type int (got {step})")
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
@@ -136,7 +138,8 @@ def _strategy_errors(spec: TuningJobSpec) -> Iterator[FieldError]:
                 )
     elif spec.limits.max_trials is None:
         yield FieldError(
-            "spec.limits.maxTrials", f"required for strategy {strategy.algorithm} (only grid has a default)"
+            "spec.limits.maxTrials",
+            f"required for strategy {strategy.algorithm} (only grid has a default)",
         )
 
 
@@ -174,7 +177,8 @@ def _metrics_errors(spec: TuningJobSpec) -> Iterator[FieldError]:
         for name in names:
             if name not in defined:
                 yield FieldError(
-                    "spec.metrics.definitions", f"format regex needs a definition for metric {name!r}"
+                    "spec.metrics.definitions",
+                    f"format regex needs a definition for metric {name!r}",
                 )
     if metrics.source == "prometheus":
         prometheus = metrics.prometheus

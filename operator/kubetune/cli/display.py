@@ -53,7 +53,10 @@ def progress_line(job: TuningJob, trials: Sequence[TrialRecord], elapsed: float)
     if counts.pruned:
         text.append(f" · {counts.pruned} stopped", style="yellow")
     if best is not None and best.objective is not None:
-        text.append(f" · best {job.spec.objective.metric}={format_value(best.objective)}", style="bold green")
+        text.append(
+            f" · best {job.spec.objective.metric}={format_value(best.objective)}",
+            style="bold green",
+        )
         text.append(f" (trial {best.number}: {format_params(dict(best.params))})")
     return text
 
@@ -115,7 +118,9 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord]) -> Table:
     title = f"Trials of {job.name}"
     if len(shown) > MAX_TABLE_ROWS:
         completed = [t for t in shown if t.objective is not None]
-        completed.sort(key=lambda t: t.objective or 0.0, reverse=spec.objective.direction == "maximize")
+        completed.sort(
+            key=lambda t: t.objective or 0.0, reverse=spec.objective.direction == "maximize"
+        )
         shown = sorted(completed[:MAX_TABLE_ROWS], key=lambda t: t.number)
         title += f" (best {len(shown)} of {len(trials)})"
     table = Table(title=title, title_justify="left")
@@ -129,11 +134,14 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord]) -> Table:
     table.add_column("reason")
     best = best_trial(spec, trials)
     for trial in shown:
-        row = [
+        row: list[RenderableType] = [
             str(trial.number),
             Text(trial.state.value, style=STATE_STYLES[trial.state]),
             "" if trial.objective is None else format_value(trial.objective),
-            *(format_value(trial.metrics[n]) if n in trial.metrics else "" for n in spec.objective.additional_metrics),
+            *(
+                format_value(trial.metrics[n]) if n in trial.metrics else ""
+                for n in spec.objective.additional_metrics
+            ),
             *(format_value(trial.params.get(p.name, "")) for p in spec.parameters),
             trial.reason or "",
         ]
@@ -146,7 +154,9 @@ def completion_text(completion: Completion | None) -> Text:
     if completion is None:
         return Text("Still running.")
     style = "green" if completion.type.value == "Complete" else "red"
-    return Text(f"{completion.type.value}: {completion.reason.value} — {completion.message}", style=style)
+    return Text(
+        f"{completion.type.value}: {completion.reason.value} — {completion.message}", style=style
+    )
 
 
 def best_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:

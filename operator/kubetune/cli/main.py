@@ -99,15 +99,27 @@ def render(file: Path, number: int, params: tuple[str, ...], namespace: str | No
         values = _default_params(job)
         values.update(_parse_param(job, text) for text in params)
         if namespace:
-            job = job.model_copy(update={"metadata": job.metadata.model_copy(update={"namespace": namespace})})
+            job = job.model_copy(
+                update={"metadata": job.metadata.model_copy(update={"namespace": namespace})}
+            )
         documents.append(render_trial_job(job, number, values))
     click.echo(yaml.safe_dump_all(documents, sort_keys=False), nl=False)
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--storage", default=None, help="Optuna storage URL (default: a journal file under --output-dir).")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("kubetune-runs"), show_default=True, help="Where studies and trial logs go.")
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna storage URL (default: a journal file under --output-dir).",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=Path("kubetune-runs"),
+    show_default=True,
+    help="Where studies and trial logs go.",
+)
 def run(file: Path, storage: str | None, output_dir: Path) -> None:
     """Tune every TuningJob in FILE with trials as local processes (no cluster needed).
 
@@ -123,7 +135,9 @@ def run(file: Path, storage: str | None, output_dir: Path) -> None:
         _announce(job, paths.storage)
         try:
             with LiveProgress(console, job) as progress:
-                report = run_local(job, base_dir=file.resolve().parent, paths=paths, on_step=progress)
+                report = run_local(
+                    job, base_dir=file.resolve().parent, paths=paths, on_step=progress
+                )
         except (SearchSpaceChanged, SamplerUnavailable) as error:
             errors.print(f"[red]{job.name}:[/red] {error}")
             sys.exit(EXIT_INVALID)
@@ -158,7 +172,12 @@ def _announce(job: TuningJob, storage: str) -> None:
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--storage", default=None, help="Optuna storage URL used for the run.")
-@click.option("--output-dir", type=click.Path(path_type=Path), default=Path("kubetune-runs"), show_default=True)
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    default=Path("kubetune-runs"),
+    show_default=True,
+)
 def report(file: Path, storage: str | None, output_dir: Path) -> None:
     """Show the trials and the best trial of a local run."""
     from kubetune.cli.display import best_text, trials_table

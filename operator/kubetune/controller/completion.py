@@ -111,8 +111,6 @@ def evaluate_completion(
     if len(trials) >= budget and running == 0:
         what = "all grid points" if reason is Reason.SEARCH_SPACE_EXHAUSTED else f"{budget} trials"
         if succeeded:
-            return Completion(
-                ConditionType.COMPLETE, reason, f"{what} ran, {succeeded} succeeded"
-            )
+            return Completion(ConditionType.COMPLETE, reason, f"{what} ran, {succeeded} succeeded")
         return Completion(ConditionType.FAILED, reason, f"{what} ran and none succeeded")
     return None

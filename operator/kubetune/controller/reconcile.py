@@ -47,7 +47,9 @@ def _settle(
     ):
         why = f": {runtime.message}" if runtime.message else ""
         message = f"not started within pendingTimeout {spec.limits.pending_timeout}{why}"
-        outcome = TrialOutcome(TrialState.FAILED, reason=TrialReason.PENDING_TIMEOUT, message=message)
+        outcome = TrialOutcome(
+            TrialState.FAILED, reason=TrialReason.PENDING_TIMEOUT, message=message
+        )
         return outcome, True
     return None
 
@@ -79,7 +81,9 @@ def reconcile(
             result = _settle(spec, observed, now)
             if result is not None:
                 outcome, must_stop = result
-                actions.append(Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome))
+                actions.append(
+                    Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome)
+                )
                 trial = _apply(trial, outcome)
         elif trial.state.finished and observed is not None and observed.phase.active:
             actions.append(Stop(trial.number))  # recorded already; its workload lingers

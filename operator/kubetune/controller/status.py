@@ -14,7 +14,7 @@ from kubetune.controller.naming import trial_name
 
 
 def count_trials(trials: Sequence[TrialRecord]) -> TrialCounts:
-    counts = {state: 0 for state in TrialState}
+    counts = dict.fromkeys(TrialState, 0)
     for trial in trials:
         counts[trial.state] += 1
     return TrialCounts(
@@ -49,7 +49,12 @@ def timestamp(epoch: float) -> str:
 
 
 def condition(
-    type_: ConditionType, status: bool, reason: Reason, message: str, now: float, generation: int | None
+    type_: ConditionType,
+    status: bool,
+    reason: Reason,
+    message: str,
+    now: float,
+    generation: int | None,
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "type": type_.value,

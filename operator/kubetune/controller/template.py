@@ -26,7 +26,12 @@ def format_param(value: ParamValue) -> str:
     """How a value is written into a command line."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+    if (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 1e15
+    ):
         return repr(value)  # keep 1.0 a float for parsers that care
     return str(value)
 
@@ -53,7 +58,9 @@ def trial_labels(tuningjob: str, number: int) -> dict[str, str]:
     }
 
 
-def trial_env(job: TuningJob, number: int, params: Mapping[str, ParamValue]) -> list[dict[str, str]]:
+def trial_env(
+    job: TuningJob, number: int, params: Mapping[str, ParamValue]
+) -> list[dict[str, str]]:
     return [
         {"name": "KUBETUNE_TRIAL_NAME", "value": trial_name(job.name, number)},
         {"name": "KUBETUNE_TRIAL_NUMBER", "value": str(number)},

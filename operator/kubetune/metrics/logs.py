@@ -144,7 +144,7 @@ class LogMetricsParser:
         return found, _step_of(document)
 
     def _parse_key_value(self, line: str) -> tuple[dict[str, float], int | None]:
-        pairs = {name: value for name, value in _KEY_VALUE.findall(line)}
+        pairs = dict(_KEY_VALUE.findall(line))
         found = {name: float(value) for name, value in pairs.items() if name in self._names}
         return found, _step_of(pairs) if found else None
 

@@ -162,8 +162,11 @@ class LocalBackend:
         if trial.timed_out:
             limit = self.job.spec.limits.trial_timeout
             return RuntimeTrial(
-                number, Phase.FAILED, TrialReason.DEADLINE_EXCEEDED,
-                f"killed after trialTimeout {limit}", metrics=parser.series,
+                number,
+                Phase.FAILED,
+                TrialReason.DEADLINE_EXCEEDED,
+                f"killed after trialTimeout {limit}",
+                metrics=parser.series,
             )
         if code == 0:
             return RuntimeTrial(number, Phase.SUCCEEDED, metrics=parser.series)
@@ -176,9 +179,7 @@ class LocalBackend:
     def observe(self) -> Mapping[int, RuntimeTrial]:
         with self._lock:
             trials = list(self._trials.values())
-        return {
-            t.number: t.result or RuntimeTrial(t.number, Phase.RUNNING) for t in trials
-        }
+        return {t.number: t.result or RuntimeTrial(t.number, Phase.RUNNING) for t in trials}
 
     def stop(self, number: int) -> None:
         with self._lock:
@@ -204,4 +205,3 @@ class LocalBackend:
         """Block until a trial ends or ``timeout`` seconds pass."""
         self.changed.wait(timeout)
         self.changed.clear()
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,19 +17,15 @@ def kill_tree(process: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) ->
         _kill_group(process.pid, signal.SIGKILL)  # the leader is gone; its children may not be
         return
     _kill_group(process.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
     _kill_group(process.pid, signal.SIGKILL)
     process.wait()
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def group_alive(pgid: int) -> bool:

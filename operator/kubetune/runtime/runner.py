@@ -79,6 +79,10 @@ def run_local(
             job, study.records(), None, paths, time.monotonic() - begun, True, backend.notes
         )
     return RunReport(
-        job, study.records(), result.completion, paths, time.monotonic() - begun,
+        job,
+        study.records(),
+        result.completion,
+        paths,
+        time.monotonic() - begun,
         notes=backend.notes,
     )

@@ -43,8 +43,8 @@ class Dimension:
             value = 1.0 - float(stored) if parameter.scale == "reverseLog" else float(stored)
             # Keep stepped floats clean (0.30000000000000004 → 0.3) for commands and reports.
             return round(value, 12)
-        value: ParamValue = stored
-        return value
+        chosen: ParamValue = stored
+        return chosen
 
     def encode(self, value: ParamValue) -> Any:
         if self.parameter.type == "float" and self.parameter.scale == "reverseLog":
@@ -59,7 +59,8 @@ class Dimension:
         if isinstance(distribution, IntDistribution):
             return list(range(distribution.low, distribution.high + 1, distribution.step))
         if isinstance(distribution, FloatDistribution) and distribution.step is not None:
-            count = int(math.floor((distribution.high - distribution.low) / distribution.step + 1e-9))
+            span = distribution.high - distribution.low
+            count = math.floor(span / distribution.step + 1e-9)
             return [round(distribution.low + i * distribution.step, 12) for i in range(count + 1)]
         return None
 

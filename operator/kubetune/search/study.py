@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState as OptunaState
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState as OptunaState
 
 from kubetune.api.spec import TuningJob
 from kubetune.controller.model import TrialOutcome, TrialRecord, TrialState
@@ -126,9 +127,7 @@ class TuningStudy:
         values: Sequence[float] | None = None
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
-        self.study.tell(
-            number, values, state=_OPTUNA_STATES[outcome.state], skip_if_finished=True
-        )
+        self.study.tell(number, values, state=_OPTUNA_STATES[outcome.state], skip_if_finished=True)
 
 
 def _report(storage: optuna.storages.BaseStorage, trial_id: int, outcome: TrialOutcome) -> None:
