@@ -75,9 +75,13 @@ class Tuner:
             result.actions.extend(actions)
             result.trials = trials
             for action in actions:
+                if isinstance(action, Launch):
+                    # A trial's workload must never exist without its parameters stored.
+                    self.study.flush()
                 self._apply(action, result)
             if not any(isinstance(a, Suggest | Record | Stop) for a in actions):
                 break
+        self.study.flush()
         return result
 
     def _apply(self, action: Action, result: StepResult) -> None:

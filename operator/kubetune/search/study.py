@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
@@ -46,7 +46,15 @@ class SearchSpaceChanged(ValueError):
 class TuningStudy:
     """One TuningJob's Optuna study, read and written in the reconcile core's terms."""
 
-    def __init__(self, job: TuningJob, storage: str | optuna.storages.BaseStorage) -> None:
+    def __init__(
+        self,
+        job: TuningJob,
+        storage: str | optuna.storages.BaseStorage,
+        flush: Callable[[], None] | None = None,
+    ) -> None:
+        """Open (or create) the study; ``flush`` makes buffered writes durable, if the storage
+        buffers them (the cluster journal does, to keep API requests per trial low)."""
+        self._flush = flush
         spec = job.spec
         self.space = SearchSpace.from_parameters(spec.parameters)
         sampler = build_sampler(spec.strategy, self.space, spec.limits.parallel_trials)
@@ -69,6 +77,11 @@ class TuningStudy:
                 "spec.parameters cannot change once trials exist (use a new name)"
             )
         self._trial_ids: dict[int, int] = {}
+
+    def flush(self) -> None:
+        """Make every write so far durable; called before anything outside depends on them."""
+        if self._flush is not None:
+            self._flush()
 
     @property
     def started_at(self) -> float:

@@ -1,0 +1,5 @@
+"""``python -m kubetune.cli``: the same as the ``kubetune`` command."""
+
+from kubetune.cli.main import main
+
+main()

@@ -1,0 +1,120 @@
+"""`kubetune run` as a user runs it: output, exit codes, Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from kubetune.search.storage import open_storage
+
+from .conftest import ManifestWriter
+
+KUBETUNE = [sys.executable, "-m", "kubetune.cli"]
+
+
+def kubetune(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KUBETUNE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_run_prints_progress_and_the_best_trial(
+    write_manifest: ManifestWriter, tmp_path: Path
+) -> None:
+    path = write_manifest(max_trials=3)
+    result = kubetune("run", str(path), cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "image example.com/trial:1 is ignored" in out
+    assert "Complete: MaxTrialsReached" in out
+    assert "Best trial" in out
+    assert "3 trials (3 succeeded, 0 failed, 0 stopped)" in out
+    assert (tmp_path / "kubetune-runs" / "local-test" / "study.journal").is_file()
+
+    report = kubetune("report", str(path), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "Best trial" in report.stdout
+
+
+def test_failed_run_exits_non_zero(write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    path = write_manifest(mode="fail", max_trials=2, limits={"maxFailedTrials": 0})
+    result = kubetune("run", str(path), cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "MaxFailedTrialsExceeded" in result.stdout
+
+
+def test_invalid_manifest_is_reported_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "apiVersion: kubetune.io/v1alpha1\nkind: TuningJob\nmetadata: {name: x}\nspec: {}\n"
+    )
+    result = kubetune("run", str(path), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "spec.objective: required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def completed_trials(storage: str, name: str) -> int:
+    try:
+        study = optuna.load_study(study_name=name, storage=open_storage(storage))
+    except KeyError:
+        return 0
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state is TrialState.COMPLETE)
+
+
+def test_ctrl_c_keeps_finished_trials_and_rerun_resumes(
+    write_manifest: ManifestWriter, tmp_path: Path
+) -> None:
+    path = write_manifest(mode="slow", max_trials=8, parallel=2)
+    journal = str(tmp_path / "kubetune-runs" / "local-test" / "study.journal")
+    env = {**os.environ, "TRIAL_SECONDS": "0.4"}
+    process = subprocess.Popen(
+        [*KUBETUNE, "run", str(path)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while completed_trials(journal, "local-test") < 3:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "trials never completed"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=30)
+
+    assert process.returncode == 130
+    assert "Interrupted" in out
+    study = optuna.load_study(study_name="local-test", storage=open_storage(journal))
+    interrupted = {t.number: t.params for t in study.trials if t.state is TrialState.RUNNING}
+    kept = {t.number: t.value for t in study.trials if t.state is TrialState.COMPLETE}
+    assert len(kept) >= 3
+
+    result = subprocess.run(
+        [*KUBETUNE, "run", str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    study = optuna.load_study(study_name="local-test", storage=open_storage(journal))
+    trials = study.trials
+    assert len(trials) == 8  # no trial lost, none run twice
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    assert {t.number: t.value for t in trials if t.number in kept} == kept
+    for number, params in interrupted.items():  # relaunched with the parameters they had
+        assert trials[number].params == params
