@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
-
 from kubetune.search.storage import open_storage
+from optuna.trial import TrialState
 
 from .conftest import ManifestWriter
 
