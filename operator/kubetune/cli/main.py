@@ -32,7 +32,7 @@ def _load(path: Path) -> list[TuningJob]:
     except SpecError as error:
         errors.print(f"[red]{path} is not a valid TuningJob:[/red]")
         for item in error.errors:
-            errors.print(f"  {item}", markup=False)
+            errors.print(f"  {item}", markup=False, soft_wrap=True)
         sys.exit(EXIT_INVALID)
 
 
@@ -53,10 +53,10 @@ def validate(files: tuple[Path, ...]) -> None:
         except SpecError as error:
             failed = True
             for item in error.errors:
-                errors.print(f"{path}: {item}", markup=False)
+                errors.print(f"{path}: {item}", markup=False, soft_wrap=True)
             continue
         for job in jobs:
-            console.print(f"{path}: TuningJob {job.name} is valid")
+            console.print(f"{path}: TuningJob {job.name} is valid", markup=False, soft_wrap=True)
     if failed:
         sys.exit(EXIT_INVALID)
 
@@ -194,6 +194,55 @@ def report(file: Path, storage: str | None, output_dir: Path) -> None:
         trials = TuningStudy(job, opened).records()
         console.print(trials_table(job, trials))
         console.print(best_text(job, trials))
+
+
+@cli.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["yaml", "json"]),
+    default="yaml",
+    show_default=True,
+    help="Output format.",
+)
+def crd(output: str) -> None:
+    """Print the TuningJob CustomResourceDefinition: kubetune crd | kubectl apply -f -"""
+    from kubetune.api.crd import render_crd
+
+    click.echo(render_crd(output), nl=False)
+
+
+@cli.command()
+@click.option(
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
+    envvar="KUBETUNE_NAMESPACES",
+    help="Watch only this namespace (repeatable; env KUBETUNE_NAMESPACES, space-separated). "
+    "Default: all namespaces.",
+)
+@click.option(
+    "--kubeconfig", default=None, help="Kubeconfig file (default: in-cluster or $KUBECONFIG)."
+)
+@click.option(
+    "--health-port", default=8080, show_default=True, help="Port of /healthz and /readyz."
+)
+@click.option(
+    "--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True
+)
+@click.option("--verbose", is_flag=True, help="Debug logging.")
+def operator(
+    namespaces: tuple[str, ...],
+    kubeconfig: str | None,
+    health_port: int,
+    log_format: str,
+    verbose: bool,
+) -> None:
+    """Run the TuningJob operator against the current cluster."""
+    from kubetune.operator.run import run_operator
+
+    run_operator(namespaces, health_port, kubeconfig, log_format, verbose)
 
 
 def main() -> None:

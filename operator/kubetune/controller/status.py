@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,3 +101,40 @@ def merge_conditions(
             item = {**item, "lastTransitionTime": old["lastTransitionTime"]}
         merged.append(item)
     return merged
+
+
+def tuningjob_status(
+    spec: TuningJobSpec,
+    tuningjob: str,
+    trials: Sequence[TrialRecord],
+    completion: Completion | None,
+    started_at: float,
+    now: float,
+    generation: int | None,
+    previous: Mapping[str, Any] | None = None,
+    pending: str | None = None,
+) -> dict[str, Any]:
+    """The whole ``status`` of a TuningJob: small and bounded, whatever the number of trials."""
+    previous = previous or {}
+    counts = count_trials(trials)
+    conditions = conditions_for(completion, counts, now, generation)
+    if pending and completion is None:
+        conditions[0]["message"] += f"; waiting to start: {pending}"
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "conditions": merge_conditions(previous.get("conditions") or [], conditions),
+        "trials": counts.to_dict(),
+        "startTime": timestamp(started_at),
+    }
+    best = summarize_best(spec, tuningjob, trials)
+    if best is not None:
+        status["bestTrial"] = best.to_dict()
+    if completion is not None:
+        status["completionTime"] = previous.get("completionTime") or timestamp(now)
+    return {key: value for key, value in status.items() if value is not None}
+
+
+def invalid_status(message: str, now: float, generation: int | None) -> dict[str, Any]:
+    """The status of a TuningJob whose spec cannot be accepted; nothing was launched."""
+    failed = condition(ConditionType.FAILED, True, Reason.INVALID_SPEC, message, now, generation)
+    return {"observedGeneration": generation, "conditions": [failed]}

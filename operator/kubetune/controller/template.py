@@ -15,7 +15,7 @@ from typing import Any
 
 from kubetune.api.spec import TuningJob
 from kubetune.api.validation import PARAM_PLACEHOLDER
-from kubetune.controller.naming import trial_name
+from kubetune.controller.naming import label_value, trial_name
 from kubetune.search.space import ParamValue
 
 LABEL_TUNINGJOB = "kubetune.io/tuningjob"
@@ -48,11 +48,12 @@ def substitute(value: Any, params: Mapping[str, ParamValue]) -> Any:
 
 
 def trial_labels(tuningjob: str, number: int) -> dict[str, str]:
+    owner = label_value(tuningjob)
     return {
-        LABEL_TUNINGJOB: tuningjob,
+        LABEL_TUNINGJOB: owner,
         LABEL_TRIAL: str(number),
         "app.kubernetes.io/name": "kubetune-trial",
-        "app.kubernetes.io/instance": tuningjob,
+        "app.kubernetes.io/instance": owner,
         "app.kubernetes.io/component": "trial",
         "app.kubernetes.io/managed-by": "kubetune",
     }

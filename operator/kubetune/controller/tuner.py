@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -20,6 +20,7 @@ from kubetune.controller.model import (
     Stop,
     Suggest,
     TrialRecord,
+    TrialState,
 )
 from kubetune.controller.reconcile import reconcile
 from kubetune.search.space import ParamValue
@@ -34,8 +35,12 @@ MAX_PASSES = 4
 class TrialBackend(Protocol):
     """Where trials run: local processes or Kubernetes Jobs."""
 
-    def observe(self) -> Mapping[int, RuntimeTrial]:
-        """Every trial workload the backend knows, by trial number."""
+    def observe(self, running: Collection[int]) -> Mapping[int, RuntimeTrial]:
+        """The workloads of the ``running`` trials, and any other workload still active.
+
+        Finished workloads of trials the study has recorded may be left out: a backend need
+        not read their results again.
+        """
 
     def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
         """Start a trial's workload; starting one that exists already is not an error."""
@@ -69,8 +74,10 @@ class Tuner:
         result = StepResult()
         for _ in range(MAX_PASSES):
             trials = self.study.records()
+            running = {t.number for t in trials if t.state is TrialState.RUNNING}
+            observed = self.backend.observe(running)
             actions = reconcile(
-                self.job.spec, trials, self.backend.observe(), self.study.started_at, self.clock()
+                self.job.spec, trials, observed, self.study.started_at, self.clock()
             )
             result.actions.extend(actions)
             result.trials = trials

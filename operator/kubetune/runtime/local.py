@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,7 @@ class LocalBackend:
             number, Phase.FAILED, TrialReason.ERROR, how + last, metrics=parser.series
         )
 
-    def observe(self) -> Mapping[int, RuntimeTrial]:
+    def observe(self, running: Collection[int] = ()) -> Mapping[int, RuntimeTrial]:
         with self._lock:
             trials = list(self._trials.values())
         return {t.number: t.result or RuntimeTrial(t.number, Phase.RUNNING) for t in trials}

@@ -1,0 +1,1 @@
+"""The kopf operator: ``main`` routes events to thin handlers; ``run`` starts it."""

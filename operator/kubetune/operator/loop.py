@@ -1,0 +1,91 @@
+"""The body of a TuningJob's daemon: step the session whenever something changed."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
+from kubetune.api.spec import API_GROUP
+from kubetune.controller.naming import label_value
+from kubetune.operator.context import OperatorContext
+from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
+from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_study
+from kubetune.runtime.kubernetes.observe import JobView, PodView
+from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
+
+VERSION = "v1alpha1"
+PLURAL = "tuningjobs"
+MAX_BACKOFF_SECONDS = 60.0
+
+
+def cluster_view(jobs: Iterable[JobView], pods: Iterable[PodView]) -> ClusterView:
+    pods_by_trial: dict[int, list[PodView]] = {}
+    for pod in pods:
+        pods_by_trial.setdefault(pod.trial, []).append(pod)
+    return ClusterView({job.trial: job for job in jobs}, pods_by_trial)
+
+
+async def tuning_loop(
+    context: OperatorContext,
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    jobs_index: kopf.Index[Any, JobView],
+    pods_index: kopf.Index[Any, PodView],
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    name, namespace, uid = body.metadata.name, body.metadata.namespace, body.metadata.uid
+    assert name is not None
+    assert namespace is not None
+    assert uid is not None
+    key = (namespace, label_value(name))
+    clients = context.clients
+    session = ClusterSession(
+        name,
+        namespace,
+        uid,
+        open_study=lambda job, ns, owner_uid: open_journal_study(clients.core, job, ns, owner_uid),
+        backend_factory=lambda job: KubernetesBackend(
+            job, namespace, uid, clients.batch, clients.core
+        ),
+    )
+    written: Mapping[str, Any] | None = None
+    failures = 0
+    while not stopped:
+        view = cluster_view(jobs_index.get(key, []), pods_index.get(key, []))
+        snapshot = copy.deepcopy(dict(body))
+        try:
+            outcome = await asyncio.to_thread(session.step, snapshot, view)
+            if outcome.status != written:
+                await asyncio.to_thread(_patch_status, context, namespace, name, outcome)
+                written = outcome.status
+        except (ApiException, HTTPError, StudyJournalError, OSError) as error:
+            failures += 1
+            delay = min(MAX_BACKOFF_SECONDS, 2.0**failures)
+            logger.warning("reconcile failed (%s); retrying in %.0fs", _describe(error), delay)
+            await context.wakeups.sleep(key, delay)
+            continue
+        failures = 0
+        for event in outcome.events:
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        await context.wakeups.sleep(key, outcome.wake_in)
+
+
+def _patch_status(
+    context: OperatorContext, namespace: str, name: str, outcome: StepOutcome
+) -> None:
+    context.clients.custom.patch_namespaced_custom_object_status(
+        API_GROUP, VERSION, namespace, PLURAL, name, {"status": outcome.status}
+    )
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ApiException):
+        return f"{error.status} {error.reason}"
+    return f"{type(error).__name__}: {error}"

@@ -1,0 +1,88 @@
+"""Every kopf decorator of the operator: a routing table of thin handlers.
+
+* Trial Jobs and pods are indexed (kopf keeps the cache) and wake their TuningJob on change.
+* Each TuningJob has a daemon that runs its tuning loop (``loop.tuning_loop``).
+* Deleting a TuningJob stops its trials; its Jobs and study ConfigMaps go with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kubetune.api.spec import API_GROUP
+from kubetune.controller.naming import label_value
+from kubetune.controller.template import LABEL_TUNINGJOB
+from kubetune.operator.loop import PLURAL, VERSION, tuning_loop
+from kubetune.runtime.kubernetes.journal import delete_study
+from kubetune.runtime.kubernetes.observe import JobView, PodView, job_view, pod_view
+
+TRIAL_LABELS = {LABEL_TUNINGJOB: kopf.PRESENT}
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    # kopf's bookkeeping lives under our own group, so a strict CRD schema holds.
+    settings.persistence.finalizer = f"{API_GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=API_GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 600
+    settings.networking.error_backoffs = [1, 2, 5, 10, 30]
+
+
+@kopf.index("batch", "v1", "jobs", labels=TRIAL_LABELS)
+def trial_jobs(
+    namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[Any, JobView]:
+    view = job_view(body)
+    return {} if view is None else {(namespace, labels[LABEL_TUNINGJOB]): view}
+
+
+@kopf.index("", "v1", "pods", labels=TRIAL_LABELS)
+def trial_pods(
+    namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[Any, PodView]:
+    view = pod_view(body)
+    return {} if view is None else {(namespace, labels[LABEL_TUNINGJOB]): view}
+
+
+@kopf.on.event("batch", "v1", "jobs", labels=TRIAL_LABELS)
+@kopf.on.event("", "v1", "pods", labels=TRIAL_LABELS)
+def trial_changed(namespace: str | None, labels: kopf.Labels, memo: Any, **_: Any) -> None:
+    memo.wakeups.wake((namespace, labels[LABEL_TUNINGJOB]))
+
+
+@kopf.on.update(API_GROUP, VERSION, PLURAL, field="spec")
+def spec_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    memo.wakeups.wake((namespace, label_value(name)))
+
+
+@kopf.daemon(API_GROUP, VERSION, PLURAL, cancellation_timeout=30.0)
+async def tune(
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    memo: Any,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **indexes: Any,
+) -> None:
+    # kopf injects each index by the name of its function.
+    jobs: kopf.Index[Any, JobView] = indexes["trial_jobs"]
+    pods: kopf.Index[Any, PodView] = indexes["trial_pods"]
+    await tuning_loop(memo, body, stopped, jobs, pods, logger)
+
+
+@kopf.on.delete(API_GROUP, VERSION, PLURAL)
+def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
+    assert namespace is not None  # TuningJobs are namespaced
+    memo.clients.batch.delete_collection_namespaced_job(
+        namespace,
+        label_selector=f"{LABEL_TUNINGJOB}={label_value(name)}",
+        propagation_policy="Background",
+    )
+    delete_study(memo.clients.core, namespace, name)
+    memo.wakeups.forget((namespace, label_value(name)))
