@@ -47,6 +47,9 @@ def load_tuningjobs(path: Path) -> list[TuningJob]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise SpecError([FieldError("", f"cannot read: {error.strerror}")], str(path)) from None
+    except UnicodeDecodeError as error:
+        problem = f"cannot read: not UTF-8 text ({error.reason} at byte {error.start})"
+        raise SpecError([FieldError("", problem)], str(path)) from None
     documents = load_documents(text, str(path))
     jobs: list[TuningJob] = []
     problems: list[FieldError] = []

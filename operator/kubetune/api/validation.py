@@ -59,8 +59,12 @@ def _categorical_errors(parameter: Parameter, path: str) -> Iterator[FieldError]
     for index, value in enumerate(parameter.values):
         if isinstance(value, float) and not math.isfinite(value):
             yield FieldError(f"{path}.values[{index}]", f"must be finite (got {value!r})")
-        if any(type(value) is type(other) and value == other for other in seen):
-            yield FieldError(f"{path}.values[{index}]", f"duplicate value {value!r}")
+        # Optuna records a choice as the index of the first equal one, so 1, 1.0 and true
+        # cannot be told apart in a study: equal values of different types are duplicates too.
+        equal = [other for other in seen if other == value]
+        if equal:
+            twin = "" if type(equal[0]) is type(value) else f" (equals {equal[0]!r}; quote one)"
+            yield FieldError(f"{path}.values[{index}]", f"duplicate value {value!r}{twin}")
         seen.append(value)
 
 

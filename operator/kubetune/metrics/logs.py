@@ -132,7 +132,7 @@ class LogMetricsParser:
     def _parse_json(self, text: str) -> tuple[dict[str, float], int | None]:
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: e.g. '{"a": [[[[...' nested deep
             return {}, None
         if not isinstance(document, Mapping):
             return {}, None

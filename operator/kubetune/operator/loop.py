@@ -12,13 +12,15 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from kubetune.api.spec import API_GROUP
+from kubetune.api.spec import API_GROUP, TuningJob
 from kubetune.controller.naming import label_value
+from kubetune.operator.clients import Clients
 from kubetune.operator.context import OperatorContext
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
-from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_study
+from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
+from kubetune.search.study import TuningStudy
 
 VERSION = "v1alpha1"
 PLURAL = "tuningjobs"
@@ -50,9 +52,9 @@ async def tuning_loop(
         name,
         namespace,
         uid,
-        open_study=lambda job, ns, owner_uid: open_journal_study(clients.core, job, ns, owner_uid),
+        open_study=lambda job, ns, owner_uid: _open_study(clients, job, ns, owner_uid),
         backend_factory=lambda job: KubernetesBackend(
-            job, namespace, uid, clients.batch, clients.core
+            job, namespace, uid, clients.batch, clients.core, clients.custom
         ),
     )
     written: Mapping[str, Any] | None = None
@@ -75,6 +77,12 @@ async def tuning_loop(
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         await context.wakeups.sleep(key, outcome.wake_in)
+
+
+def _open_study(clients: Clients, job: TuningJob, namespace: str, uid: str) -> TuningStudy:
+    """The TuningJob's study, rebuilt from its journal ConfigMaps."""
+    storage = open_journal_storage(clients.core, job.name, namespace, uid)
+    return TuningStudy(job, storage, flush=storage.flush)
 
 
 def _patch_status(

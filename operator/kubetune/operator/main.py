@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import kopf
@@ -16,7 +17,7 @@ from kubetune.api.spec import API_GROUP
 from kubetune.controller.naming import label_value
 from kubetune.controller.template import LABEL_TUNINGJOB
 from kubetune.operator.loop import PLURAL, VERSION, tuning_loop
-from kubetune.runtime.kubernetes.journal import delete_study
+from kubetune.runtime.kubernetes.journal import delete_study_journal
 from kubetune.runtime.kubernetes.observe import JobView, PodView, job_view, pod_view
 
 TRIAL_LABELS = {LABEL_TUNINGJOB: kopf.PRESENT}
@@ -33,6 +34,14 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 600
     settings.networking.error_backoffs = [1, 2, 5, 10, 30]
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # kopf's own loaders read $KUBECONFIG when called (the client library's read it at import).
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return kopf.login_with_service_account(**kwargs)
+    return kopf.login_with_kubeconfig(**kwargs)
 
 
 @kopf.index("batch", "v1", "jobs", labels=TRIAL_LABELS)
@@ -84,5 +93,5 @@ def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None
         label_selector=f"{LABEL_TUNINGJOB}={label_value(name)}",
         propagation_policy="Background",
     )
-    delete_study(memo.clients.core, namespace, name)
+    delete_study_journal(memo.clients.core, name, namespace)
     memo.wakeups.forget((namespace, label_value(name)))

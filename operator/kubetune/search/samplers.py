@@ -6,7 +6,7 @@ arguments here; nothing from the manifest is passed through blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,11 +42,29 @@ def _random(_: SpecModel, context: SamplerContext) -> optuna.samplers.BaseSample
     return optuna.samplers.RandomSampler(seed=context.seed)
 
 
+class AskTellGridSampler(optuna.samplers.GridSampler):
+    """Optuna's GridSampler without its ``study.stop()`` once every point is taken.
+
+    ``study.stop()`` only works inside ``study.optimize`` and raises RuntimeError when the last
+    grid trial is told through ask-and-tell, as kubetune does. Here the completion rules end the
+    search instead (``SearchSpaceExhausted`` / ``MaxTrialsReached``).
+    """
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: optuna.trial.FrozenTrial,
+        state: optuna.trial.TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        return None
+
+
 def _grid(_: SpecModel, context: SamplerContext) -> optuna.samplers.BaseSampler:
     grid = context.space.grid()
     if grid is None:  # validation rejects this first; kept as a guard for direct callers
         raise ValueError("grid search needs a finite search space")
-    return optuna.samplers.GridSampler(grid, seed=context.seed)
+    return AskTellGridSampler(grid, seed=context.seed)
 
 
 def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:

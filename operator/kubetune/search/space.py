@@ -41,8 +41,13 @@ class Dimension:
             return int(stored)
         if parameter.type == "float":
             value = 1.0 - float(stored) if parameter.scale == "reverseLog" else float(stored)
-            # Keep stepped floats clean (0.30000000000000004 → 0.3) for commands and reports.
-            return round(value, 12)
+            # Keep stepped floats clean (0.30000000000000004 → 0.3) for commands and reports,
+            # without pushing a value past a bound on the way.
+            low, high = parameter.min, parameter.max
+            value = _tidy(value)
+            if low is not None and high is not None:
+                value = min(max(value, low), high)
+            return value
         chosen: ParamValue = stored
         return chosen
 
@@ -61,8 +66,14 @@ class Dimension:
         if isinstance(distribution, FloatDistribution) and distribution.step is not None:
             span = distribution.high - distribution.low
             count = math.floor(span / distribution.step + 1e-9)
-            return [round(distribution.low + i * distribution.step, 12) for i in range(count + 1)]
+            return [_tidy(distribution.low + i * distribution.step) for i in range(count + 1)]
         return None
+
+
+def _tidy(value: float) -> float:
+    """``value`` to 12 significant digits: 0.30000000000000004 → 0.3, while 3e-15 (a valid
+    log-scale value) stays 3e-15 instead of being rounded away to 0."""
+    return float(f"{value:.12g}")
 
 
 def _distribution(parameter: Parameter) -> tuple[str, BaseDistribution]:

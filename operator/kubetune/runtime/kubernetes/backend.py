@@ -11,9 +11,9 @@ import logging
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from kubernetes.client import BatchV1Api, CoreV1Api
+from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from kubetune.api.spec import TuningJob
@@ -62,13 +62,20 @@ class KubernetesBackend:
     """``Tuner``'s backend for one TuningJob on a cluster."""
 
     def __init__(
-        self, job: TuningJob, namespace: str, owner_uid: str, batch: BatchV1Api, core: CoreV1Api
+        self,
+        job: TuningJob,
+        namespace: str,
+        owner_uid: str,
+        batch: BatchV1Api,
+        core: CoreV1Api,
+        custom: CustomObjectsApi,
     ) -> None:
         self.job = job
         self.namespace = namespace
         self.owner_uid = owner_uid
         self.batch = batch
         self.core = core
+        self.custom = custom
         self.view = ClusterView({}, {})
         self._launched: dict[int, float] = {}  # created by us, not yet seen by the watch
         self._failed_launches: dict[int, RuntimeTrial] = {}
@@ -154,7 +161,9 @@ class KubernetesBackend:
             return
         body = render_trial_job(self.job, number, params, owner_uid=self.owner_uid)
         try:
-            self.batch.create_namespaced_job(self.namespace, cast(Any, body))
+            # The generic endpoint takes the manifest as data: the typed V1Job model would
+            # reject int quantities (`nvidia.com/gpu: 1`) and drop fields it does not know.
+            self.custom.create_namespaced_custom_object("batch", "v1", self.namespace, "jobs", body)
         except ApiException as error:
             if error.status == CONFLICT:  # AlreadyExists: launched before a restart
                 pass

@@ -1,0 +1,230 @@
+"""The operator as it runs in production: an unmodified ``kubetune operator`` process talking
+HTTP to the Kubernetes API emulator, plus helpers to drive it with kubectl and the client."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes
+import yaml
+
+from tests.kubesim.harness import KubeSim, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+CRD = REPO_ROOT / "crds" / "tuningjobs.kubetune.io.yaml"
+TRIAL_SCRIPT = Path(__file__).with_name("trial.py")
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    """``kubetune operator`` as a subprocess that tests may kill (SIGKILL) and restart."""
+
+    def __init__(self, sim: KubeSim, work_dir: Path, *extra: str) -> None:
+        self.sim = sim
+        self.log_file = work_dir / "operator.log"
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.starts = 0
+
+    def start(self) -> OperatorProcess:
+        self.port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "kubetune.cli",
+            "operator",
+            "--kubeconfig",
+            str(self.sim.kubeconfig),
+            "--health-port",
+            str(self.port),
+            *self.extra,
+        ]
+        with self.log_file.open("ab") as log:
+            log.write(f"--- start {self.starts}\n".encode())
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.starts += 1
+        wait_until(self.ready, timeout=30, message=f"operator ready\n{self.log_tail()}")
+        return self
+
+    def ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"operator exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as when a node dies."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+class Cluster:
+    """kubectl and the official client against one emulator."""
+
+    def __init__(self, sim: KubeSim, kubectl: Path) -> None:
+        self.sim = sim
+        self.kubectl_path = kubectl
+        api = kubernetes.config.new_client_from_config(config_file=str(sim.kubeconfig))
+        self.core = kubernetes.client.CoreV1Api(api)
+        self.batch = kubernetes.client.BatchV1Api(api)
+        self.custom = kubernetes.client.CustomObjectsApi(api)
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.kubectl_path), "--kubeconfig", str(self.sim.kubeconfig), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def apply(
+        self, manifest: dict[str, Any], check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        return self.kubectl("apply", "-f", "-", input=yaml.safe_dump(manifest), check=check)
+
+    def tuningjob(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            "kubetune.io", "v1alpha1", namespace, "tuningjobs", name
+        )
+        return obj
+
+    def condition(self, name: str, type_: str, namespace: str = "default") -> dict[str, Any] | None:
+        status = self.tuningjob(name, namespace).get("status") or {}
+        for item in status.get("conditions") or []:
+            if item["type"] == type_ and item["status"] == "True":
+                return dict(item)
+        return None
+
+    def wait_condition(
+        self, name: str, type_: str, timeout: float = 120, namespace: str = "default"
+    ) -> dict[str, Any]:
+        return wait_until(
+            lambda: self.condition(name, type_, namespace),
+            timeout=timeout,
+            message=f"TuningJob {name} condition {type_}",
+        )
+
+    def jobs(self, tuningjob: str, namespace: str = "default") -> list[dict[str, Any]]:
+        """Trial Jobs as plain dicts (the typed client model rejects int quantities)."""
+        listed: dict[str, Any] = self.custom.list_namespaced_custom_object(
+            "batch", "v1", namespace, "jobs", label_selector=f"kubetune.io/tuningjob={tuningjob}"
+        )
+        return list(listed["items"])
+
+    def events(self, name: str, namespace: str = "default") -> list[Any]:
+        return [
+            e
+            for e in self.core.list_namespaced_event(namespace).items
+            if e.involved_object and e.involved_object.name == name
+        ]
+
+
+def tuningjob(
+    name: str,
+    mode: str = "ok",
+    max_trials: int = 4,
+    parallel: int = 2,
+    limits: dict[str, Any] | None = None,
+    pod_spec: dict[str, Any] | None = None,
+    container: dict[str, Any] | None = None,
+    spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A TuningJob whose trials run ``trial.py`` (a real process printing real metrics)."""
+    return {
+        "apiVersion": "kubetune.io/v1alpha1",
+        "kind": "TuningJob",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "objective": {
+                "metric": "loss",
+                "direction": "minimize",
+                "additionalMetrics": ["accuracy"],
+            },
+            "parameters": [
+                {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
+                {"name": "layers", "type": "int", "min": 1, "max": 4},
+            ],
+            "strategy": {"algorithm": "random", "seed": 1},
+            "limits": {"maxTrials": max_trials, "parallelTrials": parallel, **(limits or {})},
+            "trialTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "containers": [
+                                {
+                                    "name": "train",
+                                    "image": "example.com/trial:1",
+                                    "command": [
+                                        "python",
+                                        str(TRIAL_SCRIPT),
+                                        f"--mode={mode}",
+                                        "--x=${params.x}",
+                                        "--layers=${params.layers}",
+                                    ],
+                                    **(container or {}),
+                                }
+                            ],
+                            **(pod_spec or {}),
+                        }
+                    }
+                }
+            },
+            **(spec or {}),
+        },
+    }
+
+
+def jsonable(obj: Any) -> Any:
+    return json.loads(json.dumps(obj, default=str))
+
+
+def eventually(predicate: Callable[[], T], timeout: float = 60, message: str = "condition") -> T:
+    return wait_until(predicate, timeout=timeout, message=message)

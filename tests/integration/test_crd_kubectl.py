@@ -1,0 +1,205 @@
+"""The TuningJob CRD with the real ``kubectl`` against kubesim: install, explain, admission.
+
+``kubetune crd | kubectl apply -f -`` installs it; ``kubectl explain`` shows the field
+descriptions written in ``kubetune/api/spec.py``; the API server rejects structurally invalid
+TuningJobs (``maxTrials: 0``) and prunes nothing a valid one needs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from kubetune.api.crd import CRD_NAME
+from kubetune.api.spec import Limits
+from kubetune.cli.main import cli
+
+from tests.kubesim.harness import KubeSim, wait_until
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO_ROOT / "examples" / "quickstart.yaml"
+
+
+class Kubectl:
+    def __init__(self, binary: Path, sim: KubeSim) -> None:
+        self.binary = binary
+        self.env = sim.env()
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(self.binary), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="module")
+def kubectl(kubesim_api: KubeSim, kube_binaries: dict[str, Path]) -> Kubectl:
+    run = Kubectl(kube_binaries["kubectl"], kubesim_api)
+    printed = CliRunner().invoke(cli, ["crd"])
+    assert printed.exit_code == 0, printed.output
+    run("apply", "-f", "-", stdin=printed.output)
+    wait_until(
+        lambda: run("explain", "tuningjob", check=False).returncode == 0,
+        timeout=20,
+        message="the TuningJob resource to be served",
+    )
+    return run
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl) -> str:
+    name = f"crd-{uuid.uuid4().hex[:8]}"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    kubectl("apply", "-f", "-", stdin=json.dumps(namespace))
+    return name
+
+
+def quickstart(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(QUICKSTART.read_text(encoding="utf-8"))
+    document["metadata"]["name"] = name
+    return document
+
+
+def one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def test_the_installed_crd_is_the_committed_file(kubectl: Kubectl) -> None:
+    installed = json.loads(kubectl("get", "crd", CRD_NAME, "-o", "json").stdout)
+    committed = yaml.safe_load((REPO_ROOT / "crds" / f"{CRD_NAME}.yaml").read_text())
+    assert installed["spec"]["names"] == committed["spec"]["names"]
+    assert installed["spec"]["versions"][0]["schema"] == committed["spec"]["versions"][0]["schema"]
+
+
+def test_explain_shows_the_model_descriptions(kubectl: Kubectl) -> None:
+    output = one_line(kubectl("explain", "tuningjob.spec.limits").stdout)
+    for field, info in Limits.model_fields.items():
+        assert info.alias in output, field
+        assert one_line(str(info.description)) in output, field
+    assert "How many trials to run in total (failed and stopped trials count)." in output
+
+
+def test_explain_reaches_nested_fields(kubectl: Kubectl) -> None:
+    output = one_line(kubectl("explain", "tj.spec.parameters.scale").stdout)
+    assert "reverseLog" in output
+    root = one_line(kubectl("explain", "tuningjob").stdout)
+    assert "A hyperparameter search" in root
+
+
+def test_invalid_tuningjob_is_rejected(kubectl: Kubectl, namespace: str) -> None:
+    document = quickstart("zero-trials")
+    document["spec"]["limits"]["maxTrials"] = 0
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert result.returncode != 0
+    assert "spec.limits.maxTrials" in result.stderr
+    assert "greater than or equal to 1" in result.stderr
+    missing = kubectl("get", "tj", "zero-trials", "-n", namespace, check=False)
+    assert missing.returncode != 0
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (("objective", "direction"), "up", "spec.objective.direction"),
+        (("limits", "trialTimeout"), "30", "spec.limits.trialTimeout"),
+        (("strategy", "algorithm"), "sobol", "spec.strategy.algorithm"),
+    ],
+)
+def test_other_structural_errors_are_rejected(
+    kubectl: Kubectl, namespace: str, path: tuple[str, str], value: Any, message: str
+) -> None:
+    document = quickstart("bad")
+    document["spec"].setdefault(path[0], {})[path[1]] = value
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_valid_tuningjob_is_stored_with_defaults_and_listed(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    document = quickstart("quickstart")
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document))
+    stored = json.loads(kubectl("get", "tj", "quickstart", "-n", namespace, "-o", "json").stdout)
+    expected = copy.deepcopy(document["spec"])
+    expected["limits"]["maxFailedTrials"] = 3  # the CRD's default, equal to the model's
+    assert stored["spec"] == expected
+    header = kubectl("get", "tuningjobs", "-n", namespace).stdout.splitlines()[0].split()
+    assert header == ["NAME", "STATUS", "SUCCEEDED", "TOTAL", "BEST", "AGE"]
+
+
+def test_unknown_fields_fail_kubectl_strict_validation(kubectl: Kubectl, namespace: str) -> None:
+    document = quickstart("typo")
+    document["spec"]["limits"]["maxTrial"] = 5
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert result.returncode != 0
+    assert "maxTrial" in result.stderr
+
+
+def test_printer_columns_read_the_status(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(quickstart("done")))
+    status = {
+        "conditions": [
+            {
+                "type": "Running",
+                "status": "False",
+                "reason": "MaxTrialsReached",
+                "message": "24 trials ran",
+                "lastTransitionTime": "2026-01-01T01:00:00Z",
+            },
+            {
+                "type": "Complete",
+                "status": "True",
+                "reason": "MaxTrialsReached",
+                "message": "24 trials ran",
+                "lastTransitionTime": "2026-01-01T01:00:00Z",
+            },
+        ],
+        "trials": {"active": 0, "succeeded": 23, "failed": 1, "pruned": 0, "total": 24},
+        "bestTrial": {
+            "name": "done-7",
+            "number": 7,
+            "parameters": {"learning_rate": 0.05, "loss": "huber"},
+            "objective": 52.5,
+            "metrics": {"validation-rmse": 52.5},
+        },
+    }
+    kubectl(
+        "patch",
+        "tj",
+        "done",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
+    row = kubectl("get", "tj", "done", "-n", namespace, "--no-headers").stdout.split()
+    assert row[:5] == ["done", "Complete", "23", "24", "52.5"]
+    stored = json.loads(kubectl("get", "tj", "done", "-n", namespace, "-o", "json").stdout)
+    assert stored["status"] == status
