@@ -39,7 +39,9 @@ def main() -> None:
     model.fit(x_train, y_train)
     for stage, predictions in enumerate(model.staged_predict(x_valid), start=1):
         if stage % 25 == 0:
-            print(f"step={stage} validation-rmse={root_mean_squared_error(y_valid, predictions):.4f}")
+            print(
+                f"step={stage} validation-rmse={root_mean_squared_error(y_valid, predictions):.4f}"
+            )
     valid_rmse = root_mean_squared_error(y_valid, model.predict(x_valid))
     train_rmse = root_mean_squared_error(y_train, model.predict(x_train))
     print(f"validation-rmse={valid_rmse:.4f} train-rmse={train_rmse:.4f}")

@@ -53,6 +53,19 @@ def format_path(location: Iterable[str | int]) -> str:
     return path
 
 
+_TYPE_NAMES = {
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
 def _describe(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -79,6 +92,9 @@ def _describe(error: Any) -> str:
         bound = "at least" if kind == "too_short" else "at most"
         limit = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         return f"must have {bound} {limit} item(s)"
+    expected = _TYPE_NAMES.get(kind)
+    if expected is not None:
+        return f"must be {expected} (got {got!r})"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     message: str = error["msg"]

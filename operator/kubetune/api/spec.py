@@ -52,10 +52,10 @@ class SpecModel(BaseModel):
 
     model_config = ConfigDict(
         alias_generator=to_camel,
-        populate_by_name=True,
+        populate_by_name=False,
         extra="forbid",
         frozen=True,
-        strict=False,
+        strict=True,
     )
 
 

@@ -74,7 +74,6 @@ def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.sam
         n_ei_candidates=settings.n_ei_candidates,
         multivariate=settings.multivariate,
         constant_liar=settings.constant_liar,
-        warn_independent_sampling=False,
     )
 
 

@@ -300,7 +300,7 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "duration as a number",
         tweak(manifest(), "spec.limits.trialTimeout", 90),
-        ["spec.limits.trialTimeout: input should be a valid string"],
+        ["spec.limits.trialTimeout: must be a string (got 90)"],
     ),
     (
         "grid over a continuous float",
@@ -595,10 +595,7 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "fractional maxTrials",
         tweak(manifest(), "spec.limits.maxTrials", 2.5),
-        [
-            "spec.limits.maxTrials: input should be a valid integer, "
-            "got a number with a fractional part"
-        ],
+        ["spec.limits.maxTrials: must be an integer (got 2.5)"],
     ),
     (
         "duplicate additional metric",
