@@ -19,4 +19,4 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" -q "$@"
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile -q "$@"

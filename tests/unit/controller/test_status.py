@@ -1,0 +1,76 @@
+"""The TuningJob status: counters, best trial, conditions by Kubernetes conventions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubetune.api.status import ConditionType, Reason
+from kubetune.controller.model import Completion
+from kubetune.controller.status import invalid_status, tuningjob_status
+
+from ..manifests import spec
+from .trials import complete, failed, pruned, running
+
+START = 1_800_000_000.0
+NOW = START + 90
+
+
+def status(
+    trials: list[Any], completion: Completion | None = None, **options: Any
+) -> dict[str, Any]:
+    return tuningjob_status(spec(), "study", trials, completion, START, NOW, 3, **options)
+
+
+def test_running_study_reports_counters_best_trial_and_one_true_condition() -> None:
+    result = status([complete(0, 0.4), complete(1, 0.2), failed(2), pruned(3), running(4)])
+
+    assert result["trials"] == {"active": 1, "succeeded": 2, "failed": 1, "pruned": 1, "total": 5}
+    assert result["bestTrial"]["number"] == 1
+    assert result["bestTrial"]["objective"] == 0.2
+    assert result["bestTrial"]["name"] == result["bestTrial"]["jobName"] == "study-1"
+    assert result["observedGeneration"] == 3
+    assert result["startTime"] == "2027-01-15T08:00:00Z"
+    assert "completionTime" not in result
+    (condition,) = result["conditions"]
+    assert condition["type"] == "Running"
+    assert condition["status"] == "True"
+    assert condition["observedGeneration"] == 3
+
+
+def test_status_size_does_not_grow_with_trials() -> None:
+    few = status([complete(n, float(n)) for n in range(10)])
+    many = status([complete(n, float(n)) for n in range(5000)])
+    assert len(str(many)) - len(str(few)) < 20  # only the counters' digits grow
+
+
+def test_completion_sets_complete_and_keeps_transition_times() -> None:
+    done = Completion(ConditionType.COMPLETE, Reason.MAX_TRIALS_REACHED, "2 trials ran")
+    previous = {
+        "conditions": [
+            {"type": "Running", "status": "True", "lastTransitionTime": "2027-01-15T08:00:00Z"}
+        ],
+        "completionTime": "2027-01-15T08:01:00Z",
+    }
+    result = status([complete(0, 1.0), complete(1, 2.0)], done, previous=previous)
+
+    types = {c["type"]: c for c in result["conditions"]}
+    assert types["Complete"]["status"] == "True"
+    assert types["Complete"]["reason"] == "MaxTrialsReached"
+    assert types["Running"]["status"] == "False"
+    # Running changed status, so it moved; completionTime is kept from before.
+    assert types["Running"]["lastTransitionTime"] == "2027-01-15T08:01:30Z"
+    assert result["completionTime"] == "2027-01-15T08:01:00Z"
+
+
+def test_pending_trials_are_named_in_the_running_condition() -> None:
+    result = status([running(0)], pending="study-0 Unschedulable: 0/3 nodes are available")
+    assert "waiting to start: study-0 Unschedulable" in result["conditions"][0]["message"]
+
+
+def test_invalid_spec_status() -> None:
+    result = invalid_status("spec.parameters[0].min: must be > 0 for scale log", NOW, 1)
+    (condition,) = result["conditions"]
+    assert condition["type"] == "Failed"
+    assert condition["reason"] == "InvalidSpec"
+    assert "must be > 0" in condition["message"]
+    assert result["observedGeneration"] == 1
