@@ -49,8 +49,9 @@ async def run_controllers(api_url: str, state_dir: Path, stop: asyncio.Event) ->
         "scheduler": Scheduler(clients["scheduler"]).run(),
         "kubelet": kubelet.run(),
     }
-    tasks = {asyncio.create_task(coro, name=f"kubesim-{name}"): name
-             for name, coro in components.items()}
+    tasks = {
+        asyncio.create_task(coro, name=f"kubesim-{name}"): name for name, coro in components.items()
+    }
 
     def report(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:

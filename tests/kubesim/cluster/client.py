@@ -180,9 +180,9 @@ class ApiClient:
                 return None
             raise
 
-    async def list(self, path: str, params: Mapping[str, str] | None = None) -> tuple[
-        list[Obj], str
-    ]:
+    async def list(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> tuple[list[Obj], str]:
         """LIST a collection: its items and the list's resourceVersion to watch from."""
         result = await self.request("GET", path, params=params, timeout=120.0)
         return list(result.get("items") or []), str(

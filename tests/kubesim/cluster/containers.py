@@ -189,8 +189,10 @@ async def container_environment(
     declared: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
-        for kind, ref in (("configmaps", source.get("configMapRef")),
-                          ("secrets", source.get("secretRef"))):
+        for kind, ref in (
+            ("configmaps", source.get("configMapRef")),
+            ("secrets", source.get("secretRef")),
+        ):
             if not ref:
                 continue
             obj = await fetch(kind, namespace, ref.get("name", ""))
@@ -241,9 +243,7 @@ def command_line(container: Obj, declared: Mapping[str, str], path: str) -> list
     elif "/" not in argv[0]:
         found = shutil.which(argv[0], path=path)
         if found is None:
-            raise FileNotFoundError(
-                f'exec: "{argv[0]}": executable file not found in $PATH'
-            )
+            raise FileNotFoundError(f'exec: "{argv[0]}": executable file not found in $PATH')
         argv[0] = found
     elif not os.access(argv[0], os.X_OK):
         raise FileNotFoundError(f'exec: "{argv[0]}": stat {argv[0]}: no such file or directory')

@@ -89,8 +89,10 @@ def _restarts(pod: Obj) -> int:
     status = pod.get("status", {})
     return sum(
         int(c.get("restartCount") or 0)
-        for c in [*(status.get("initContainerStatuses") or []),
-                  *(status.get("containerStatuses") or [])]
+        for c in [
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
+        ]
     )
 
 
@@ -108,6 +110,7 @@ class JobState:
     base_failed: int = 0
     written: dict[str, Any] | None = None  # the status as we last wrote it
     expected_adds: int = 0
+    create_failures: int = 0
     expectations_at: float = 0.0
     last_failure: float = 0.0
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
@@ -291,8 +294,7 @@ class JobController:
             await self._delete_pods(state, active, count_as_failed=False)  # leftovers, if any
             new_status.update(active=0, ready=0)
             message = "Reached expected number of succeeded pods"
-            _set_condition(conditions, "SuccessCriteriaMet", "True", "CompletionsReached",
-                           message)
+            _set_condition(conditions, "SuccessCriteriaMet", "True", "CompletionsReached", message)
             _set_condition(conditions, "Complete", "True", "CompletionsReached", message)
             new_status["completionTime"] = _now()
             return
@@ -333,8 +335,8 @@ class JobController:
         self, spec: Obj, failed: int, active: list[Obj], start_time: str, state: JobState
     ) -> tuple[str, str] | None:
         """Why the Job has failed, if it has: the backoff limit or the active deadline."""
-        backoff_limit = int(spec.get("backoffLimit", 6) if spec.get("backoffLimit") is not None
-                            else 6)
+        raw_limit = spec.get("backoffLimit")
+        backoff_limit = 6 if raw_limit is None else int(raw_limit)
         if failed > backoff_limit:
             return "BackoffLimitExceeded", "Job has reached the specified backoff limit"
         if spec.get("template", {}).get("spec", {}).get("restartPolicy") == "OnFailure":
@@ -368,11 +370,12 @@ class JobController:
         missing = wanted - len(active)
         if missing < 0:
             # Parallelism went down: remove the youngest pods, not-yet-running ones first.
+            youngest_first = sorted(
+                active, key=lambda p: p["metadata"].get("creationTimestamp", ""), reverse=True
+            )
             victims = sorted(
-                active,
-                key=lambda p: (p.get("status", {}).get("phase") == "Running",
-                               p["metadata"].get("creationTimestamp", "")),
-            )[: -missing]
+                youngest_first, key=lambda p: p.get("status", {}).get("phase") == "Running"
+            )[:-missing]
             await self._delete_pods(state, victims, count_as_failed=False)
             return
         if missing == 0:
@@ -390,10 +393,16 @@ class JobController:
         results = await asyncio.gather(
             *(self._create_pod(job) for _ in range(missing)), return_exceptions=True
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                state.expected_adds = max(0, state.expected_adds - 1)
-                log.warning("job %s: creating a pod failed: %s", state.key, result)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        for failure in failures:
+            state.expected_adds = max(0, state.expected_adds - 1)
+            log.warning("job %s: creating a pod failed: %s", state.key, failure)
+        if failures:
+            # No watch event will come for a pod that was never created: retry on a timer.
+            state.create_failures += 1
+            self._requeue_after(state, "create", min(0.5 * 2**state.create_failures, 10.0))
+        else:
+            state.create_failures = 0
 
     async def _create_pod(self, job: Obj) -> None:
         meta = job["metadata"]
@@ -428,8 +437,12 @@ class JobController:
         if template_meta.get("finalizers"):
             pod["metadata"]["finalizers"] = list(template_meta["finalizers"])
         created = await self.client.create(pod_path(meta["namespace"]), pod)
-        log.debug("job %s/%s: created pod %s", meta["namespace"], meta["name"],
-                  created.get("metadata", {}).get("name"))
+        log.debug(
+            "job %s/%s: created pod %s",
+            meta["namespace"],
+            meta["name"],
+            created.get("metadata", {}).get("name"),
+        )
 
     async def _delete_pods(
         self, state: JobState, pods: list[Obj], *, count_as_failed: bool
@@ -463,13 +476,12 @@ class JobController:
             self._requeue_after(state, "ttl", remaining)
             return
         meta = job["metadata"]
-        log.info("job %s/%s: ttlSecondsAfterFinished expired, deleting", meta["namespace"],
-                 meta["name"])
+        log.info(
+            "job %s/%s: ttlSecondsAfterFinished expired, deleting", meta["namespace"], meta["name"]
+        )
         await self.client.delete(job_path(meta["namespace"], meta["name"]), "Background")
 
-    async def _write_status(
-        self, job: Obj, state: JobState, old: Obj, new: dict[str, Any]
-    ) -> None:
+    async def _write_status(self, job: Obj, state: JobState, old: Obj, new: dict[str, Any]) -> None:
         """Merge-patch the status, only if something we own changed."""
         changes = {
             k: v for k, v in new.items() if old.get(k) != v and not (v is None and k not in old)
@@ -478,8 +490,9 @@ class JobController:
             return
         meta = job["metadata"]
         try:
-            await self.client.patch(job_path(meta["namespace"], meta["name"], "status"),
-                                    {"status": changes})
+            await self.client.patch(
+                job_path(meta["namespace"], meta["name"], "status"), {"status": changes}
+            )
         except ApiError as error:
             if error.status != 404:
                 raise

@@ -224,13 +224,9 @@ class PodWorker:
             status = self.render()
             if status == self.published:
                 return
-            patch: dict[str, Any] = {"status": status}
-            if self.published is not None:
-                # Fields we set earlier but no longer report must be removed explicitly.
-                for key in ("reason", "message", "initContainerStatuses"):
-                    if key in self.published and key not in status:
-                        status_patch: dict[str, Any] = patch["status"]
-                        status_patch[key] = None
+            # Fields we reported earlier but no longer do must be removed explicitly.
+            removed = {k: None for k in (self.published or {}) if k not in status}
+            patch = {"status": {**status, **removed}}
             try:
                 await self.kubelet.client.patch(
                     pod_path(self.namespace, self.name, "status"), patch
@@ -280,7 +276,10 @@ class PodWorker:
         container.killed_by_us = False
         memory_limit = memory_limit_bytes(container.spec)
         argv, preexec = launch_argv(argv, memory_limit)
-        with open(container.log_path, "ab", buffering=0) as log_file:
+        # A new container starts a new log (a recreated pod of the same name must not show the
+        # old one's output); restarts append, so earlier attempts stay readable.
+        mode = "ab" if container.restart_count else "wb"
+        with open(container.log_path, mode, buffering=0) as log_file:
             log_offset = log_file.tell()
             container.process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -294,8 +293,14 @@ class PodWorker:
             )
         started = _now()
         container.state = {"running": {"startedAt": started}}
-        log.debug("pod %s/%s container %s: pid %s %s", self.namespace, self.name,
-                  container.name, container.process.pid, argv)
+        log.debug(
+            "pod %s/%s container %s: pid %s %s",
+            self.namespace,
+            self.name,
+            container.name,
+            container.process.pid,
+            argv,
+        )
         await self.publish()
         # Cancellation (deadline, deletion, shutdown) propagates from here; the worker then
         # stops the group politely (SIGTERM, grace, SIGKILL) in ``_stop_all``.
@@ -375,16 +380,26 @@ class PodWorker:
                 continue  # never started: stays waiting, as with kubelet
             if container.process is None or container.process.returncode is None:
                 container.state = {
-                    "terminated": {"exitCode": 137, "reason": "Error", "message": message,
-                                   "startedAt": now, "finishedAt": now}
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "Error",
+                        "message": message,
+                        "startedAt": now,
+                        "finishedAt": now,
+                    }
                 }
                 continue
             code = container.process.returncode
             exit_code = 128 - code if code < 0 else code
             started = container.state.get("running", {}).get("startedAt", now)
             container.state = {
-                "terminated": {"exitCode": exit_code, "reason": "Error", "message": message,
-                               "startedAt": started, "finishedAt": now}
+                "terminated": {
+                    "exitCode": exit_code,
+                    "reason": "Error",
+                    "message": message,
+                    "startedAt": started,
+                    "finishedAt": now,
+                }
             }
 
     def _deadline(self) -> float | None:

@@ -18,7 +18,13 @@ from typing import Any
 
 from .client import ApiClient, ApiError, Informer, Obj, object_key, pod_path
 from .quantities import Resources, add, subtract
-from .scheduling import filter_reasons, pick_node, pod_requests, unschedulable_message
+from .scheduling import (
+    filter_reasons,
+    node_allocatable,
+    pick_node,
+    pod_requests,
+    unschedulable_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +47,10 @@ def _wants_scheduling(pod: Obj) -> bool:
 
 
 def _holds_resources(pod: Obj) -> bool:
-    return bool(pod.get("spec", {}).get("nodeName")) and pod.get("status", {}).get(
-        "phase"
-    ) not in TERMINAL_PHASES
+    return (
+        bool(pod.get("spec", {}).get("nodeName"))
+        and pod.get("status", {}).get("phase") not in TERMINAL_PHASES
+    )
 
 
 class Scheduler:
@@ -61,6 +68,7 @@ class Scheduler:
         self.queued: set[str] = set()
         self.unschedulable: set[str] = set()
         self.last_message: dict[str, str] = {}
+        self.allocatable: dict[str, Resources] = {}  # parsed once per node version
 
     # ---- accounting -------------------------------------------------------------------------
 
@@ -93,9 +101,16 @@ class Scheduler:
         self.unschedulable.clear()
 
     def _on_node(self, kind: str, node: Obj, old: Obj | None) -> None:
-        if kind == "MODIFIED" and old is not None and _node_scheduling_view(
-            old
-        ) == _node_scheduling_view(node):
+        name = node.get("metadata", {}).get("name", "")
+        if kind == "DELETED":
+            self.allocatable.pop(name, None)
+        else:
+            self.allocatable[name] = node_allocatable(node)
+        if (
+            kind == "MODIFIED"
+            and old is not None
+            and _node_scheduling_view(old) == _node_scheduling_view(node)
+        ):
             return  # heartbeats and status noise cannot make a pod fit
         self._retry_unschedulable()
 
@@ -138,7 +153,12 @@ class Scheduler:
         for node in nodes:
             name = node["metadata"]["name"]
             why = filter_reasons(
-                pod, node, requests, self.used.get(name, {}), self.used_pods.get(name, 0)
+                pod,
+                node,
+                requests,
+                self.used.get(name, {}),
+                self.used_pods.get(name, 0),
+                self.allocatable.get(name),
             )
             if why:
                 reasons.append(why)
@@ -262,4 +282,3 @@ def _event(pod: Obj, kind: str, reason: str, message: str, now: str) -> Obj:
         "count": 1,
         "action": "Scheduling",
     }
-

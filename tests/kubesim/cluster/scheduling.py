@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Any
 
-from .quantities import Resources, add, maximum, parse_quantity, parse_resource_list
+from .quantities import Resources, add, maximum, parse_resource_list
 
 NODE_AFFINITY_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
 NODE_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -86,12 +86,9 @@ def matches_node_selector_and_affinity(pod: Obj, node: Obj) -> bool:
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
-    required = (
-        ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    )
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms")
     if terms is None:
         return True
@@ -185,8 +182,12 @@ def filter_reasons(
     requests: Mapping[str, Fraction],
     used: Mapping[str, Fraction],
     used_pods: int,
+    allocatable: Mapping[str, Fraction] | None = None,
 ) -> list[str]:
-    """Why ``pod`` cannot go to ``node`` right now; an empty list means it fits."""
+    """Why ``pod`` cannot go to ``node`` right now; an empty list means it fits.
+
+    ``allocatable`` may be passed pre-parsed (the scheduler caches it per node version).
+    """
     if node.get("spec", {}).get("unschedulable"):
         tolerations = pod.get("spec", {}).get("tolerations") or []
         cordon = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
@@ -197,7 +198,9 @@ def filter_reasons(
         return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"]
     if not matches_node_selector_and_affinity(pod, node):
         return [NODE_AFFINITY_MISMATCH]
-    return insufficient_resources(requests, node_allocatable(node), used, used_pods)
+    if allocatable is None:
+        allocatable = node_allocatable(node)
+    return insufficient_resources(requests, allocatable, used, used_pods)
 
 
 def unschedulable_message(node_count: int, reasons_per_node: Iterable[list[str]]) -> str:
@@ -223,7 +226,6 @@ __all__ = [
     "insufficient_resources",
     "matches_node_selector_and_affinity",
     "node_allocatable",
-    "parse_quantity",
     "pick_node",
     "pod_requests",
     "requirement_matches",
