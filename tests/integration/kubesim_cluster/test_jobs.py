@@ -378,14 +378,17 @@ def test_stopping_sends_sigterm_first(
     assert log == "ready\ngot SIGTERM, checkpointing\n"
 
 
-def test_log_is_written_live(core: client.CoreV1Api, batch: client.BatchV1Api, ns: str,
-                             tmp_path: Path) -> None:
+def test_log_is_written_live(
+    core: client.CoreV1Api, batch: client.BatchV1Api, ns: str, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
-    script = ("import os, time\n"
-              "print('epoch=1 val_loss=0.5')\n"  # no flush: PYTHONUNBUFFERED is the default
-              f"while not os.path.exists({str(gate)!r}):\n"
-              "    time.sleep(0.05)\n"
-              "print('epoch=2 val_loss=0.3')\n")
+    script = (
+        "import os, time\n"
+        "print('epoch=1 val_loss=0.5')\n"  # no flush: PYTHONUNBUFFERED is the default
+        f"while not os.path.exists({str(gate)!r}):\n"
+        "    time.sleep(0.05)\n"
+        "print('epoch=2 val_loss=0.3')\n"
+    )
     batch.create_namespaced_job(ns, job_manifest("live", ["python", "-c", script]))
     pod = wait_until(lambda: job_pods(core, ns, "live"), message="pod of job live")[0]
     wait_log_line(core, ns, pod.metadata.name, r"epoch=1")
@@ -393,15 +396,28 @@ def test_log_is_written_live(core: client.CoreV1Api, batch: client.BatchV1Api, n
     gate.touch()
     wait_job_condition(batch, ns, "live", "Complete")
     assert core.read_namespaced_pod_log(pod.metadata.name, ns) == (
-        "epoch=1 val_loss=0.5\nepoch=2 val_loss=0.3\n")
+        "epoch=1 val_loss=0.5\nepoch=2 val_loss=0.3\n"
+    )
 
 
 def test_on_failure_restarts_count_against_backoff_limit(
-        core: client.CoreV1Api, batch: client.BatchV1Api, ns: str) -> None:
-    manifest = job_manifest("crashy", ["sh", "-c", "echo crash; exit 1"], backoffLimit=1,
-                            pod_spec={"restartPolicy": "OnFailure"})
+    core: client.CoreV1Api, batch: client.BatchV1Api, ns: str
+) -> None:
+    manifest = job_manifest(
+        "crashy",
+        ["sh", "-c", "echo crash; exit 1"],
+        backoffLimit=1,
+        pod_spec={"restartPolicy": "OnFailure"},
+    )
     batch.create_namespaced_job(ns, manifest)
     assert wait_job_condition(batch, ns, "crashy", "Failed").reason == "BackoffLimitExceeded"
-    wait_until(lambda: not [p for p in job_pods(core, ns, "crashy")
-                            if p.status.phase not in ("Succeeded", "Failed")],
-               message="restarting pod deleted")
+    wait_until(
+        lambda: (
+            not [
+                p
+                for p in job_pods(core, ns, "crashy")
+                if p.status.phase not in ("Succeeded", "Failed")
+            ]
+        ),
+        message="restarting pod deleted",
+    )

@@ -30,14 +30,20 @@ def test_configured_nodes_are_used(tmp_path: Path) -> None:
             assert node.metadata.name == "trainer"
             assert node.metadata.labels["pool"] == "train"
             assert node.status.allocatable["nvidia.com/gpu"] == "2"
-            toleration = {"key": "dedicated", "operator": "Equal", "value": "ml",
-                          "effect": "NoExecute"}
+            toleration = {
+                "key": "dedicated",
+                "operator": "Equal",
+                "value": "ml",
+                "effect": "NoExecute",
+            }
 
             def gpu_job(name: str, gpus: str) -> dict[str, object]:
-                return job_manifest(name, PRINT_VAL_LOSS,
-                                    container={"resources": {"limits": {"nvidia.com/gpu": gpus}}},
-                                    pod_spec={"tolerations": [toleration],
-                                              "nodeSelector": {"pool": "train"}})
+                return job_manifest(
+                    name,
+                    PRINT_VAL_LOSS,
+                    container={"resources": {"limits": {"nvidia.com/gpu": gpus}}},
+                    pod_spec={"tolerations": [toleration], "nodeSelector": {"pool": "train"}},
+                )
 
             batch.create_namespaced_job("default", gpu_job("fits", "2"))
             batch.create_namespaced_job("default", gpu_job("too-big", "3"))
@@ -52,6 +58,7 @@ def test_configured_nodes_are_used(tmp_path: Path) -> None:
                 return None
 
             assert wait_until(pending_message, message="too-big unschedulable") == (
-                "0/1 nodes are available: 1 Insufficient nvidia.com/gpu.")
+                "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+            )
         finally:
             api.close()

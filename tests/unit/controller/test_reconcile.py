@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from kubetune.controller.model import (
     Launch,
     Phase,
     Record,
+    Report,
     RuntimeTrial,
     Stop,
     Suggest,
@@ -60,9 +62,10 @@ def step(
     trials: list[TrialRecord],
     runtime: list[RuntimeTrial] | None = None,
     now: float = NOW,
+    prunable: Collection[int] = (),
 ) -> list[Action]:
     observed = {r.number: r for r in runtime or []}
-    return reconcile(spec_, trials, observed, started_at=START, now=now)
+    return reconcile(spec_, trials, observed, started_at=START, now=now, prunable=prunable)
 
 
 # --- suggesting and launching ---------------------------------------------------------------
@@ -190,7 +193,8 @@ def test_a_failed_workload_is_recorded_with_its_reason(
 
 
 def test_active_workloads_of_running_trials_are_left_alone() -> None:
-    trials = [running(0), running(1)]
+    # what the running trial reported is in the study already: nothing to report either
+    trials = [replace(running(0), intermediate={0: 0.1}), running(1)]
     runtime = [
         workload(0, Phase.RUNNING, metrics=series(loss=[0.1])),
         workload(1, Phase.PENDING, pending_since=NOW - 5),
@@ -426,14 +430,21 @@ def situations(
     return spec_, trials, runtime, now
 
 
-@given(situations())
+@given(situations(), st.sets(st.integers(0, 14)), st.sampled_from(["none", "median"]))
 def test_reconcile_invariants(
     situation: tuple[TuningJobSpec, list[TrialRecord], dict[int, RuntimeTrial], float],
+    prunable: set[int],
+    early_stopping: str,
 ) -> None:
     spec_, trials, runtime, now = situation
-    actions = reconcile(spec_, trials, runtime, START, now)
+    spec_ = spec_.model_copy(
+        update={
+            "early_stopping": spec_.early_stopping.model_copy(update={"algorithm": early_stopping})
+        }
+    )
+    actions = reconcile(spec_, trials, runtime, START, now, prunable)
 
-    assert actions == reconcile(spec_, list(trials), dict(runtime), START, now)
+    assert actions == reconcile(spec_, list(trials), dict(runtime), START, now, set(prunable))
     by_number = {t.number: t for t in trials}
     settled_numbers = [a.number for a in actions if isinstance(a, Record | Stop)]
     assert len(settled_numbers) == len(set(settled_numbers))  # one verdict per trial
@@ -446,6 +457,14 @@ def test_reconcile_invariants(
             assert action.number not in runtime
         if isinstance(action, Stop) and action.outcome is None:
             assert by_number[action.number].state.finished
+        if isinstance(action, Stop) and action.outcome and action.outcome.reason == "Pruned":
+            assert early_stopping != "none"
+            assert action.number in prunable
+            assert runtime[action.number].phase.active
+        if isinstance(action, Report):
+            assert by_number[action.number].state is TrialState.RUNNING
+            assert runtime[action.number].phase.active
+            assert action.observations
     finishes = [a for a in actions if isinstance(a, Finish)]
     suggests = [a for a in actions if isinstance(a, Suggest)]
     assert len(finishes) <= 1

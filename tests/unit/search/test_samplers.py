@@ -15,6 +15,7 @@ import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import Algorithm
 from kubetune.controller.model import TrialOutcome, TrialState
+from kubetune.search.auto import AutoSampler
 from kubetune.search.samplers import SAMPLER_FACTORIES, SamplerUnavailable, build_sampler
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import TuningStudy
@@ -179,11 +180,17 @@ def test_registry_has_a_factory_for_every_algorithm() -> None:
     [
         ("random", {}, optuna.samplers.RandomSampler),
         ("grid", {}, optuna.samplers.GridSampler),
-        ("bayesian", {}, optuna.samplers.TPESampler),
+        ("bayesian", {}, AutoSampler),
         (
             "bayesian",
-            {"nStartupTrials": 0, "nEiCandidates": 1, "multivariate": False, "constantLiar": False},
-            optuna.samplers.TPESampler,
+            {
+                "nStartupTrials": 0,
+                "nEiCandidates": 1,
+                "multivariate": False,
+                "constantLiar": False,
+                "gpMaxTrials": 0,
+            },
+            AutoSampler,
         ),
         ("gp", {}, optuna.samplers.GPSampler),
         ("gp", {"nStartupTrials": 0, "deterministicObjective": True}, optuna.samplers.GPSampler),
@@ -217,11 +224,13 @@ def test_bayesian_settings_are_mapped() -> None:
         },
     )
     sampler = build_sampler(job.spec.strategy, SearchSpace.from_parameters(job.spec.parameters))
-    assert isinstance(sampler, optuna.samplers.TPESampler)
+    assert isinstance(sampler, AutoSampler)
     assert sampler._n_startup_trials == 2
-    assert sampler._n_ei_candidates == 7
-    assert sampler._multivariate is False
-    assert sampler._constant_liar is False
+    assert sampler._gp_max_trials == 100
+    tpe = sampler._tpe
+    assert tpe._n_ei_candidates == 7
+    assert tpe._multivariate is False
+    assert tpe._constant_liar is False
 
 
 def test_build_sampler_rejects_unknown_settings_from_direct_callers() -> None:
