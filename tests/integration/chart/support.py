@@ -105,7 +105,9 @@ def operator_accesses(log: Iterable[Mapping[str, Any]]) -> set[Access]:
         if entry.get("subresource"):
             resource += "/" + entry["subresource"]
         accesses.add(
-            Access(entry["verb"], entry.get("apiGroup") or "", resource, entry.get("namespace") or "")
+            Access(
+                entry["verb"], entry.get("apiGroup") or "", resource, entry.get("namespace") or ""
+            )
         )
     return accesses
 
@@ -216,3 +218,28 @@ def argocd_health(obj: Mapping[str, Any]) -> dict[str, str]:
     check = runtime.eval("function() " + ARGOCD_HEALTH_LUA.read_text() + " end")
     result = check()
     return {"status": str(result["status"]), "message": str(result["message"])}
+
+
+_RENDERED: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
+def _render_cached(helm: Path, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    key = (str(helm), json.dumps(values, sort_keys=True))
+    if key not in _RENDERED:
+        _RENDERED[key] = render(helm, values)
+    return _RENDERED[key]
+
+
+def unpermitted_operator_calls(helm: Path, log: Iterable[Mapping[str, Any]]) -> list[Access]:
+    """The operator's requests that neither mode of the chart's RBAC permits.
+
+    Cluster-wide requests and requests in a namespace are checked against the default
+    (cluster-wide) install, and against a namespaced install watching every namespace the log
+    shows, since a test module may run the operator either way.
+    """
+    accesses = operator_accesses(log)
+    modes = [_render_cached(helm, {})]
+    namespaces = sorted({a.namespace for a in accesses if a.namespace})
+    if namespaces:
+        modes.append(_render_cached(helm, {"watchNamespaces": namespaces}))
+    return sorted(a for a in accesses if all(a in denied(objects, [a]) for objects in modes))

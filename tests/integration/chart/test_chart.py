@@ -11,8 +11,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-
 from kubetune.api.crd import CHART_CRD_PATH, DEFAULT_CRD_PATH, render_crd
+
 from tests.kubesim.harness import KubeSim
 
 from .support import CHART, RELEASE, RELEASE_NAMESPACE, helm_run, of_kind, render, rule_grants
@@ -41,7 +41,16 @@ MODES: dict[str, dict[str, Any]] = {
         "image.digest": "sha256:" + "a" * 64,
     },
     "crds-not-kept": {"crds.keep": False, "fullnameOverride": "tuning"},
+    "no-secrets": {"rbac.secrets": False},
 }
+
+
+def render_mode_rules(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return rule_grants(
+        rule
+        for r in of_kind(objects, "ClusterRole") + of_kind(objects, "Role")
+        for rule in r["rules"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +64,8 @@ def test_helm_lint_strict(helm: Path) -> None:
     for mode, values in MODES.items():
         flags = [f"{k}={json.dumps(v)}" for k, v in values.items()]
         args = [a for flag in flags for a in ("--set-json", flag)]
-        helm_run(helm, "lint", "--strict", str(CHART), *args), mode
+        result = helm_run(helm, "lint", "--strict", str(CHART), *args)
+        assert "0 chart(s) failed" in result.stdout, mode
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -80,10 +90,17 @@ def test_service_monitor_scrapes_the_metrics_port(
     (monitor,) = of_kind(rendered["monitoring"], "ServiceMonitor")
     (service,) = of_kind(rendered["monitoring"], "Service")
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [RELEASE_NAMESPACE]}
     (endpoint,) = monitor["spec"]["endpoints"]
-    assert endpoint == {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+    assert endpoint == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "30s",
+        "scrapeTimeout": "10s",
+    }
     assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
     assert not of_kind(rendered["defaults"], "ServiceMonitor")
 
@@ -108,7 +125,8 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
-    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]["memory"]
     assert "env" not in container or not container["env"]
 
     (monitored,) = of_kind(rendered["monitoring"], "Deployment")
@@ -145,13 +163,17 @@ def test_rbac_modes_and_no_wildcards(rendered: dict[str, list[dict[str, Any]]]) 
                     assert "*" not in rule[key], (mode, role["metadata"]["name"], rule)
 
     clusterwide = rendered["defaults"]
-    assert not of_kind(clusterwide, "Role") and not of_kind(clusterwide, "RoleBinding")
+    assert not of_kind(clusterwide, "Role")
+    assert not of_kind(clusterwide, "RoleBinding")
     operator_role = next(
         r for r in of_kind(clusterwide, "ClusterRole") if r["metadata"]["name"] == RELEASE
     )
     grants = rule_grants(operator_role["rules"])
     assert ("create", "batch", "jobs") in grants
-    assert not any(resource in {"secrets", "namespaces"} for _, _, resource in grants)
+    assert not any(resource == "namespaces" for _, _, resource in grants)
+    assert {verb for verb, _, resource in grants if resource == "secrets"} == {"get"}
+    no_secrets = render_mode_rules(rendered["no-secrets"])
+    assert not any(resource == "secrets" for _, _, resource in no_secrets)
 
     namespaced = rendered["namespaced"]
     roles = of_kind(namespaced, "Role")
@@ -161,8 +183,13 @@ def test_rbac_modes_and_no_wildcards(rendered: dict[str, list[dict[str, Any]]]) 
         "team-b",
     ]
     assert rule_grants(roles[0]["rules"]) == grants - rule_grants(
-        [{"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
-          "verbs": ["list", "watch"]}]
+        [
+            {
+                "apiGroups": ["apiextensions.k8s.io"],
+                "resources": ["customresourcedefinitions"],
+                "verbs": ["list", "watch"],
+            }
+        ]
     )
     # Cluster-wide, the namespaced mode reads only what kopf needs to discover namespaces and CRDs.
     discovery = next(
@@ -242,7 +269,8 @@ def test_schema_rejects_bad_values(helm: Path, values: dict[str, Any], complaint
     args = [a for k, v in values.items() for a in ("--set-json", f"{k}={json.dumps(v)}")]
     result = helm_run(helm, "template", "kt", str(CHART), *args, check=False)
     assert result.returncode != 0
-    assert "schema" in result.stderr and complaint in result.stderr, result.stderr
+    assert "schema" in result.stderr, result.stderr
+    assert complaint in result.stderr, result.stderr
 
 
 def test_notes_say_what_to_do_next(helm: Path) -> None:
@@ -285,15 +313,23 @@ def test_install_upgrade_uninstall_on_the_emulator(
             ).stdout
 
         run("install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace")
-        kinds = kubectl("get", "deploy,svc,sa,role,rolebinding", "-n", RELEASE_NAMESPACE, "-o", "name")
-        assert "deployment.apps/kubetune" in kinds and "service/kubetune" in kinds
+        kinds = kubectl(
+            "get", "deploy,svc,sa,role,rolebinding", "-n", RELEASE_NAMESPACE, "-o", "name"
+        )
+        assert "deployment.apps/kubetune" in kinds
+        assert "service/kubetune" in kinds
         assert "clusterrole.rbac.authorization.k8s.io/kubetune-editor" in kubectl(
             "get", "clusterroles", "-o", "name"
         )
         kubectl("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
         run(
-            "upgrade", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE,
-            "--set-json", 'watchNamespaces=["default"]',
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "-n",
+            RELEASE_NAMESPACE,
+            "--set-json",
+            'watchNamespaces=["default"]',
         )
         roles = kubectl("get", "roles", "-n", "default", "-o", "name")
         assert "role.rbac.authorization.k8s.io/kubetune" in roles

@@ -1,0 +1,108 @@
+{{/* Names, labels and the operator's RBAC rules, shared by every template. */}}
+
+{{- define "kubetune.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kubetune.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "kubetune.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "kubetune.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kubetune.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "kubetune.labels" -}}
+helm.sh/chart: {{ include "kubetune.chart" . }}
+{{ include "kubetune.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: kubetune
+{{- end }}
+
+{{- define "kubetune.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "kubetune.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "kubetune.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+What the operator calls in each namespace it watches. Every verb here is one the operator (kopf
+or its own client) really sends: tests/integration/chart/test_operator_scenario.py records the emulator's
+request log while the operator runs and fails if a request is missing here or a rule goes unused.
+*/}}
+{{- define "kubetune.namespacedRules" -}}
+# TuningJobs: kopf watches them and patches finalizers/annotations (under kubetune.io).
+- apiGroups: [kubetune.io]
+  resources: [tuningjobs]
+  verbs: [list, watch, patch]
+- apiGroups: [kubetune.io]
+  resources: [tuningjobs/status]
+  verbs: [patch]
+# Trial Jobs and study ConfigMaps are owned with blockOwnerDeletion, which needs this where the
+# OwnerReferencesPermissionEnforcement admission plugin is on.
+- apiGroups: [kubetune.io]
+  resources: [tuningjobs/finalizers]
+  verbs: [update]
+# One Job per trial: created, stopped (deleted) and cleaned up with the TuningJob.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [list, watch, create, delete, deletecollection]
+# Trial pods: watched for scheduling and exit state; the primary container's log holds metrics.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
+# The study journal (ConfigMap chunks), deleted with the TuningJob.
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, create, patch, deletecollection]
+# Events on TuningJobs (kopf posts them).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if .Values.rbac.secrets }}
+# Only the Secrets a TuningJob names in metrics.prometheus.bearerTokenSecret / caSecret.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get]
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped reads kopf uses to discover CRDs (always) and namespaces (namespaced mode). */}}
+{{- define "kubetune.discoveryRules" -}}
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- if .Values.watchNamespaces }}
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end }}
+{{- end }}
