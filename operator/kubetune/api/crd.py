@@ -53,6 +53,8 @@ CRD_FILENAME = f"{CRD_NAME}.yaml"
 # operator/kubetune/api/crd.py -> the repository root (only meaningful in a source checkout).
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_CRD_PATH = REPO_ROOT / "crds" / CRD_FILENAME
+# The Helm chart's copy (templates/crds.yaml reads it), written and checked with crds/.
+CHART_CRD_PATH = REPO_ROOT / "charts" / "kubetune" / "files" / "crds" / CRD_FILENAME
 
 HEADER = """\
 # Generated from the pydantic models in operator/kubetune/api/spec.py by kubetune.api.crd.
@@ -155,7 +157,8 @@ _CONDITION: Schema = {
         "type": {
             "description": "Condition type: "
             + ", ".join(t.value for t in ConditionType)
-            + ". `kubectl wait --for=condition=Complete` works on these.",
+            + ", and the summaries Ready (True once Complete) and Stalled (True when Failed) "
+            "that Flux/kstatus read. `kubectl wait --for=condition=Complete` works on these.",
             "type": "string",
             "maxLength": 316,
         },
@@ -540,6 +543,11 @@ def render_crd(output: str = "yaml") -> str:
     return HEADER + yaml.safe_dump(crd, sort_keys=False, width=100, allow_unicode=True)
 
 
+def _with_chart_copy(path: Path) -> list[Path]:
+    """The default path goes with the Helm chart's copy, so the two never drift apart."""
+    return [path, CHART_CRD_PATH] if path == DEFAULT_CRD_PATH else [path]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kubetune.api.crd",
@@ -552,7 +560,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         const=DEFAULT_CRD_PATH,
         type=Path,
         metavar="PATH",
-        help=f"write the CRD to PATH (default: {DEFAULT_CRD_PATH})",
+        help=f"write the CRD to PATH (default: {DEFAULT_CRD_PATH} and the chart's copy)",
     )
     action.add_argument(
         "--check",
@@ -560,20 +568,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         const=DEFAULT_CRD_PATH,
         type=Path,
         metavar="PATH",
-        help="exit 1 if the file at PATH differs from the generated CRD",
+        help="exit 1 if the file at PATH (default: crds/ and the chart's copy) differs from "
+        "the generated CRD",
     )
     args = parser.parse_args(argv)
     text = render_crd()
     if args.write is not None:
-        args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(text, encoding="utf-8")
-        print(f"wrote {args.write}")
+        for path in _with_chart_copy(args.write):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
     elif args.check is not None:
-        current = args.check.read_text(encoding="utf-8") if args.check.exists() else ""
-        if current != text:
-            print(f"{args.check} is out of date: run python -m kubetune.api.crd --write")
-            return 1
-        print(f"{args.check} is up to date")
+        stale = False
+        for path in _with_chart_copy(args.check):
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(f"{path} is out of date: run python -m kubetune.api.crd --write")
+                stale = True
+            else:
+                print(f"{path} is up to date")
+        return 1 if stale else 0
     else:
         sys.stdout.write(text)
     return 0

@@ -20,9 +20,22 @@ class GridSettings(SpecModel):
 
 
 class BayesianSettings(SpecModel):
+    """A Gaussian process while trials are few and the space mostly numeric, TPE otherwise
+    (the rule is ``kubetune.search.auto``)."""
+
     n_startup_trials: int = Field(default=10, ge=0, description="Random trials before modelling")
-    n_ei_candidates: int = Field(default=24, ge=1, description="Candidates scored per suggestion")
-    multivariate: bool = Field(default=True, description="Model parameter interactions jointly")
+    gp_max_trials: int = Field(
+        default=100,
+        ge=0,
+        le=1000,
+        description=(
+            "Completed trials after which TPE takes over from the Gaussian process "
+            "(0: TPE only). The GP is used only with PyTorch installed, at most 16 parameters "
+            "and at most half of them categorical"
+        ),
+    )
+    n_ei_candidates: int = Field(default=24, ge=1, description="TPE candidates per suggestion")
+    multivariate: bool = Field(default=True, description="TPE models parameters jointly")
     constant_liar: bool = Field(default=True, description="Avoid duplicate parallel suggestions")
 
 

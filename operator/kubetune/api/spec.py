@@ -158,8 +158,9 @@ class Strategy(SpecModel):
         default="bayesian",
         description=(
             "Search algorithm: random (uniform sampling), grid (every combination, in a shuffled "
-            "order; needs a finite space), bayesian (TPE, the default), gp (Gaussian process) or "
-            "cmaes (CMA-ES, for numeric parameters)."
+            "order; needs a finite space), bayesian (the default: a Gaussian process while trials "
+            "are few and the space mostly numeric, TPE otherwise), gp (Gaussian process only) "
+            "or cmaes (CMA-ES, for numeric parameters)."
         ),
     )
     seed: int | None = Field(

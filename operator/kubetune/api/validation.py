@@ -198,6 +198,19 @@ def _metrics_errors(spec: TuningJobSpec) -> Iterator[FieldError]:
             parse_duration(metrics.prometheus.interval)
         except ValueError as error:
             yield FieldError("spec.metrics.prometheus.interval", str(error))
+        for index, query in enumerate(metrics.prometheus.queries):
+            for variable in _QUERY_VARIABLE.findall(query.query):
+                if variable.strip() not in QUERY_VARIABLES:
+                    yield FieldError(
+                        f"spec.metrics.prometheus.queries[{index}].query",
+                        f"unknown variable ${{{variable}}}; known: "
+                        + ", ".join(f"${{{name}}}" for name in QUERY_VARIABLES),
+                    )
+
+
+# The trial variables of a Prometheus query (kubetune.metrics.prometheus substitutes them).
+QUERY_VARIABLES = ("trial.name", "trial.number", "trial.namespace", "trial.pod", "tuningjob")
+_QUERY_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 def _early_stopping_errors(spec: TuningJobSpec) -> Iterator[FieldError]:

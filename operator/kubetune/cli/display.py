@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from rich.console import Console, Group, RenderableType
@@ -72,8 +73,6 @@ class LiveProgress:
         self._live: Live | None = None
 
     def __enter__(self) -> LiveProgress:
-        import time
-
         self.started = time.monotonic()
         if self.console.is_terminal:
             self._live = Live(console=self.console, refresh_per_second=4, transient=True)
@@ -85,8 +84,6 @@ class LiveProgress:
             self._live.__exit__(None, None, None)
 
     def __call__(self, step: StepResult, backend: LocalBackend) -> None:
-        import time
-
         elapsed = time.monotonic() - self.started
         for trial in step.trials:
             if trial.state.finished and trial.number not in self._reported:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,11 @@ import yaml
 from rich.console import Console
 
 from kubetune.api import SpecError, TuningJob, load_tuningjobs
+from kubetune.api.duration import parse_duration
 from kubetune.api.status import ConditionType
 from kubetune.controller.template import primary_container_index, render_trial_job
+from kubetune.metrics.prometheus import ENV_URL as ENV_PROMETHEUS_URL
+from kubetune.metrics.prometheus import PrometheusNotConfigured
 from kubetune.search.samplers import SamplerUnavailable
 from kubetune.search.space import ParamValue, SearchSpace
 from kubetune.search.study import SearchSpaceChanged
@@ -120,7 +124,13 @@ def render(file: Path, number: int, params: tuple[str, ...], namespace: str | No
     show_default=True,
     help="Where studies and trial logs go.",
 )
-def run(file: Path, storage: str | None, output_dir: Path) -> None:
+@click.option(
+    "--prometheus-url",
+    envvar="KUBETUNE_PROMETHEUS_URL",
+    default=None,
+    help="Prometheus for metrics.source prometheus without a url (env KUBETUNE_PROMETHEUS_URL).",
+)
+def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str | None) -> None:
     """Tune every TuningJob in FILE with trials as local processes (no cluster needed).
 
     Re-running the same command resumes the study; Ctrl-C stops running trials and keeps the
@@ -136,9 +146,13 @@ def run(file: Path, storage: str | None, output_dir: Path) -> None:
         try:
             with LiveProgress(console, job) as progress:
                 report = run_local(
-                    job, base_dir=file.resolve().parent, paths=paths, on_step=progress
+                    job,
+                    base_dir=file.resolve().parent,
+                    paths=paths,
+                    on_step=progress,
+                    prometheus_url=prometheus_url,
                 )
-        except (SearchSpaceChanged, SamplerUnavailable) as error:
+        except (SearchSpaceChanged, SamplerUnavailable, PrometheusNotConfigured) as error:
             errors.print(f"[red]{job.name}:[/red] {error}")
             sys.exit(EXIT_INVALID)
         for note in report.notes:
@@ -232,17 +246,55 @@ def crd(output: str) -> None:
     "--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True
 )
 @click.option("--verbose", is_flag=True, help="Debug logging.")
+@click.option(
+    "--finished-job-retention",
+    default="10m",
+    show_default=True,
+    envvar="KUBETUNE_FINISHED_JOB_RETENTION",
+    help="Delete a trial's finished Job this long after it ended, once its result is recorded "
+    "(90s, 10m, 2h; 0 = at once; 'never' keeps them). Env KUBETUNE_FINISHED_JOB_RETENTION.",
+)
+@click.option(
+    "--keep-best-job/--no-keep-best-job",
+    default=True,
+    show_default=True,
+    envvar="KUBETUNE_KEEP_BEST_JOB",
+    help="Never delete the best trial's Job. Env KUBETUNE_KEEP_BEST_JOB (true/false).",
+)
+@click.option(
+    "--prometheus-url",
+    envvar="KUBETUNE_PROMETHEUS_URL",
+    default=None,
+    help="Prometheus for metrics.source prometheus without a url (env KUBETUNE_PROMETHEUS_URL).",
+)
 def operator(
     namespaces: tuple[str, ...],
     kubeconfig: str | None,
     health_port: int,
     log_format: str,
     verbose: bool,
+    finished_job_retention: str,
+    keep_best_job: bool,
+    prometheus_url: str | None,
 ) -> None:
     """Run the TuningJob operator against the current cluster."""
+    if prometheus_url:  # the default for TuningJobs whose spec.metrics.prometheus has no url
+        os.environ[ENV_PROMETHEUS_URL] = prometheus_url
     from kubetune.operator.run import run_operator
+    from kubetune.runtime.kubernetes.retention import JobRetention
 
-    run_operator(namespaces, health_port, kubeconfig, log_format, verbose)
+    retention: JobRetention | None = None
+    if finished_job_retention != "never":
+        try:
+            seconds = (
+                0.0
+                if finished_job_retention.strip() in ("0", "0s")
+                else parse_duration(finished_job_retention)
+            )
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--finished-job-retention") from None
+        retention = JobRetention(seconds, keep_best_job)
+    run_operator(namespaces, health_port, kubeconfig, log_format, verbose, retention)
 
 
 def main() -> None:

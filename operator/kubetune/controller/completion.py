@@ -6,6 +6,7 @@ restarts reaches the same verdict without having stored it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from kubetune.api.spec import TuningJobSpec
@@ -36,13 +37,16 @@ def is_better(spec: TuningJobSpec, value: float, than: float) -> bool:
 
 def best_trial(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
     """The completed trial with the best objective (the earliest one on ties)."""
-    best: TrialRecord | None = None
-    for trial in trials:
-        if trial.state is not TrialState.COMPLETE or trial.objective is None:
-            continue
-        if best is None or is_better(spec, trial.objective, best.objective or 0.0):
-            best = trial
-    return best
+    completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
+    if not completed:
+        return None
+    # min and max keep the first of equal items: the earliest trial wins a tie.
+    pick = min if spec.objective.direction == "minimize" else max
+    return pick(completed, key=_objective)
+
+
+def _objective(trial: TrialRecord) -> float:
+    return trial.objective if trial.objective is not None else math.nan
 
 
 def _reaches_target(spec: TuningJobSpec, value: float) -> bool:

@@ -49,6 +49,7 @@ class TrialRecord:
     metrics: Mapping[str, float] = field(default_factory=dict)
     reason: str | None = None
     message: str | None = None
+    intermediate: Mapping[int, float] = field(default_factory=dict)  # step → objective value
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class RuntimeTrial:
     reason: str | None = None  # e.g. Error, DeadlineExceeded, OOMKilled, Unschedulable
     message: str | None = None
     pending_since: float | None = None  # epoch seconds; set while the workload waits to start
-    metrics: MetricSeries | None = None  # what it reported (complete once it has finished)
+    # What it reported: complete once it has finished; while it runs, what it reported so far
+    # (backends that follow a running trial's metrics fill it in, for early stopping).
+    metrics: MetricSeries | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,14 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Store a running trial's new intermediate objective values in the study."""
+
+    number: int
+    observations: tuple[Observation, ...]
+
+
+@dataclass(frozen=True)
 class Stop:
     """Stop a trial's workload; record ``outcome`` unless the trial is already recorded."""
 
@@ -123,4 +134,4 @@ class Finish:
     completion: Completion
 
 
-Action = Suggest | Launch | Record | Stop | Finish
+Action = Suggest | Launch | Report | Record | Stop | Finish

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from kubetune.api.spec import TuningJobSpec
 from kubetune.api.status import TrialReason
@@ -62,3 +63,31 @@ def failed_outcome(spec: TuningJobSpec, runtime: RuntimeTrial) -> TrialOutcome:
 def stopped_outcome(reason: str, message: str) -> TrialOutcome:
     """A trial cut short by the tuner: recorded as pruned, never as a failure."""
     return TrialOutcome(TrialState.PRUNED, reason=reason, message=message)
+
+
+def pruned_outcome(
+    spec: TuningJobSpec, intermediate: Mapping[int, float], series: MetricSeries | None
+) -> TrialOutcome:
+    """A trial stopped by ``spec.earlyStopping``: pruned, with its last reported value."""
+    last_step = max(intermediate) if intermediate else None
+    objective = intermediate[last_step] if last_step is not None else None
+    at = f" at step {last_step}" if last_step is not None else ""
+    value = f" ({spec.objective.metric} {objective:g}{at})" if objective is not None else ""
+    return TrialOutcome(
+        TrialState.PRUNED,
+        objective=objective,
+        metrics=_finite_metrics_last(spec, series),
+        reason=TrialReason.PRUNED,
+        message=f"stopped early by earlyStopping {spec.early_stopping.algorithm}{value}",
+    )
+
+
+def _finite_metrics_last(spec: TuningJobSpec, series: MetricSeries | None) -> dict[str, float]:
+    if series is None:
+        return {}
+    metrics: dict[str, float] = {}
+    for name in spec.objective.metric_names:
+        value = series.latest(name)
+        if value is not None and math.isfinite(value):
+            metrics[name] = value
+    return metrics

@@ -1,14 +1,17 @@
 """The reconcile step: the one tuning loop both backends drive.
 
 ``reconcile`` is pure: from the spec, the study's trials, what the runtime observes and the
-clock, it returns the actions that move the TuningJob forward. Backends carry the actions out;
-running it again on the same inputs returns the same actions, which is what makes the operator
-safe to kill at any moment.
+clock, it returns the actions that move the TuningJob forward. Early stopping enters as an input
+too: which running trials the study's pruner would stop now (``prunable``), so the verdict of
+Optuna's pruner is applied here, deterministically, like every other rule. Backends carry the
+actions out; running it again on the same inputs returns the same actions, which is what makes
+the operator safe to kill at any moment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 from kubetune.api.spec import TuningJobSpec
@@ -20,6 +23,7 @@ from kubetune.controller.model import (
     Launch,
     Phase,
     Record,
+    Report,
     RuntimeTrial,
     Stop,
     Suggest,
@@ -27,7 +31,13 @@ from kubetune.controller.model import (
     TrialRecord,
     TrialState,
 )
-from kubetune.controller.outcome import failed_outcome, stopped_outcome, succeeded_outcome
+from kubetune.controller.outcome import (
+    failed_outcome,
+    pruned_outcome,
+    stopped_outcome,
+    succeeded_outcome,
+)
+from kubetune.metrics.logs import Observation
 
 
 def _settle(
@@ -54,6 +64,19 @@ def _settle(
     return None
 
 
+def _new_observations(
+    spec: TuningJobSpec, trial: TrialRecord, runtime: RuntimeTrial
+) -> tuple[Observation, ...]:
+    """Objective values a running workload reported at steps the study does not have yet."""
+    if runtime.metrics is None:
+        return ()
+    latest: dict[int, Observation] = {}
+    for observation in runtime.metrics.values.get(spec.objective.metric, ()):
+        if observation.step not in trial.intermediate and math.isfinite(observation.value):
+            latest[observation.step] = observation  # the last value printed for a step wins
+    return tuple(latest[step] for step in sorted(latest))
+
+
 def _apply(record: TrialRecord, outcome: TrialOutcome) -> TrialRecord:
     return replace(
         record,
@@ -71,8 +94,14 @@ def reconcile(
     runtime: Mapping[int, RuntimeTrial],
     started_at: float,
     now: float,
+    prunable: Collection[int] = frozenset(),
 ) -> list[Action]:
-    """The actions that move a TuningJob forward from what is known now."""
+    """The actions that move a TuningJob forward from what is known now.
+
+    ``prunable``: running trials the early-stopping rule (the study's pruner) would stop, from
+    the intermediate values in ``trials``; ignored when ``spec.earlyStopping`` is ``none``.
+    """
+    early_stopping = spec.early_stopping.algorithm != "none"
     actions: list[Action] = []
     settled: list[TrialRecord] = []
     for trial in trials:
@@ -85,6 +114,15 @@ def reconcile(
                     Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome)
                 )
                 trial = _apply(trial, outcome)
+            elif observed.phase.active:
+                new = _new_observations(spec, trial, observed)
+                if new:
+                    actions.append(Report(trial.number, new))
+                if early_stopping and trial.number in prunable:
+                    known = {**trial.intermediate, **{o.step: o.value for o in new}}
+                    outcome = pruned_outcome(spec, known, observed.metrics)
+                    actions.append(Stop(trial.number, outcome))
+                    trial = _apply(trial, outcome)
         elif trial.state.finished and observed is not None and observed.phase.active:
             actions.append(Stop(trial.number))  # recorded already; its workload lingers
         settled.append(trial)
@@ -100,7 +138,18 @@ def reconcile(
             actions.append(Finish(completion))
         return actions
 
-    actions.extend(Launch(t.number, t.params) for t in running if t.number not in runtime)
+    names = {parameter.name for parameter in spec.parameters}
+    for trial in running:
+        if trial.number in runtime:
+            continue
+        if names <= trial.params.keys():
+            actions.append(Launch(trial.number, trial.params))
+        else:
+            # Suggested by a runner that died half-way through storing it: never launch a
+            # trial with parameters missing; set it aside without counting it as a failure.
+            missing = ", ".join(sorted(names - trial.params.keys()))
+            message = f"not launched: its parameters were never fully stored ({missing})"
+            actions.append(Record(trial.number, stopped_outcome(TrialReason.STOPPED, message)))
     budget, _ = trial_budget(spec)
     wanted = min(budget - len(settled), spec.limits.parallel_trials - len(running))
     if wanted > 0:

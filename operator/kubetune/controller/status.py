@@ -89,13 +89,44 @@ def conditions_for(
     return [stopped, done]
 
 
+# Summary conditions in the form kstatus (Flux, kpt, cli-utils) and Argo CD read:
+# ``Ready`` is True once the TuningJob is Complete and False while it runs or after it failed;
+# ``Stalled`` is present, True, only when it Failed. Derived from Running/Complete/Failed.
+READY = "Ready"
+STALLED = "Stalled"
+
+
+def summary_conditions(conditions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``conditions`` (without any previous summary) followed by Ready and Stalled."""
+    own = [c for c in conditions if c.get("type") not in (READY, STALLED)]
+    holding = {c.get("type"): c for c in own if c.get("status") == "True"}
+    decider = next(
+        (
+            holding[t.value]
+            for t in (ConditionType.FAILED, ConditionType.COMPLETE, ConditionType.RUNNING)
+            if t.value in holding
+        ),
+        None,
+    )
+    if decider is None:
+        return own
+
+    def summary(type_: str, status: bool) -> dict[str, Any]:
+        return {**decider, "type": type_, "status": "True" if status else "False"}
+
+    result = [*own, summary(READY, decider["type"] == ConditionType.COMPLETE.value)]
+    if decider["type"] == ConditionType.FAILED.value:
+        result.append(summary(STALLED, True))
+    return result
+
+
 def merge_conditions(
     previous: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """Keep ``lastTransitionTime`` of conditions whose status did not change."""
+    """Add the summary conditions; keep ``lastTransitionTime`` of those whose status held."""
     before = {c.get("type"): c for c in previous}
     merged = []
-    for item in current:
+    for item in summary_conditions(current):
         old = before.get(item["type"])
         if old is not None and old.get("status") == item["status"] and "lastTransitionTime" in old:
             item = {**item, "lastTransitionTime": old["lastTransitionTime"]}

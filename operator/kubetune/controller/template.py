@@ -23,17 +23,10 @@ LABEL_TRIAL = "kubetune.io/trial"
 
 
 def format_param(value: ParamValue) -> str:
-    """How a value is written into a command line."""
+    """How a value is written into a command line: floats keep their point (``1.0``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if (
-        isinstance(value, float)
-        and math.isfinite(value)
-        and value.is_integer()
-        and abs(value) < 1e15
-    ):
-        return repr(value)  # keep 1.0 a float for parsers that care
-    return str(value)
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def substitute(value: Any, params: Mapping[str, ParamValue]) -> Any:

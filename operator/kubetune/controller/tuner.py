@@ -16,6 +16,7 @@ from kubetune.controller.model import (
     Finish,
     Launch,
     Record,
+    Report,
     RuntimeTrial,
     Stop,
     Suggest,
@@ -28,8 +29,9 @@ from kubetune.search.study import TuningStudy
 
 log = logging.getLogger(__name__)
 
-# A pass that suggests trials is followed by one that launches them; never loop forever.
-MAX_PASSES = 4
+# A pass that suggests trials is followed by one that launches them, one that reports new
+# intermediate values by one that applies the pruner's verdicts; never loop forever.
+MAX_PASSES = 5
 
 
 class TrialBackend(Protocol):
@@ -39,7 +41,8 @@ class TrialBackend(Protocol):
         """The workloads of the ``running`` trials, and any other workload still active.
 
         Finished workloads of trials the study has recorded may be left out: a backend need
-        not read their results again.
+        not read their results again. A running workload's ``metrics`` are what it reported so
+        far, when the backend follows them (early stopping needs them).
         """
 
     def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
@@ -54,6 +57,7 @@ class StepResult:
     actions: list[Action] = field(default_factory=list)
     completion: Completion | None = None
     trials: list[TrialRecord] = field(default_factory=list)
+    suggestion_seconds: list[float] = field(default_factory=list)  # per suggested trial
 
 
 class Tuner:
@@ -76,8 +80,14 @@ class Tuner:
             trials = self.study.records()
             running = {t.number for t in trials if t.state is TrialState.RUNNING}
             observed = self.backend.observe(running)
+            prunable: set[int] = set()
+            if self.job.spec.early_stopping.algorithm != "none":
+                self.study.set_early_stopping(self.job.spec.early_stopping)
+                prunable = self.study.prunable(
+                    {t.number for t in trials if t.state is TrialState.RUNNING and t.intermediate}
+                )
             actions = reconcile(
-                self.job.spec, trials, observed, self.study.started_at, self.clock()
+                self.job.spec, trials, observed, self.study.started_at, self.clock(), prunable
             )
             result.actions.extend(actions)
             result.trials = trials
@@ -86,7 +96,7 @@ class Tuner:
                     # A trial's workload must never exist without its parameters stored.
                     self.study.flush()
                 self._apply(action, result)
-            if not any(isinstance(a, Suggest | Record | Stop) for a in actions):
+            if not any(isinstance(a, Suggest | Report | Record | Stop) for a in actions):
                 break
         self.study.flush()
         return result
@@ -94,13 +104,20 @@ class Tuner:
     def _apply(self, action: Action, result: StepResult) -> None:
         match action:
             case Suggest(count):
+                began = time.perf_counter()
                 self.study.ask(count)
+                each = (time.perf_counter() - began) / count
+                result.suggestion_seconds.extend([each] * count)
+            case Report(number, observations):
+                self.study.report(number, observations)
             case Launch(number, params):
                 log.debug("launching trial %d with %s", number, dict(params))
                 self.backend.launch(number, params)
             case Record(number, outcome):
                 self.study.tell(number, outcome)
             case Stop(number, outcome):
+                if outcome is not None and outcome.state is TrialState.PRUNED:
+                    log.info("stopping trial %d: %s", number, outcome.message)
                 self.backend.stop(number)
                 if outcome is not None:
                     self.study.tell(number, outcome)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,32 +50,76 @@ async def tuning_loop(
     assert uid is not None
     key = (namespace, label_value(name))
     clients = context.clients
+    metrics = context.metrics
+    loop = asyncio.get_running_loop()
+
+    def wake_from_thread() -> None:  # a followed log reported a value: reconcile soon
+        with contextlib.suppress(RuntimeError):  # the event loop is closing
+            loop.call_soon_threadsafe(context.wakeups.wake, key)
+
+    def backend_factory(job: TuningJob) -> KubernetesBackend:
+        backend = KubernetesBackend(
+            job, namespace, uid, clients.batch, clients.core, clients.custom
+        )
+        backend.on_metrics = wake_from_thread
+        backend.on_retry = metrics.api_retries.labels("prometheus").inc
+        return backend
+
     session = ClusterSession(
         name,
         namespace,
         uid,
         open_study=lambda job, ns, owner_uid: _open_study(clients, job, ns, owner_uid),
-        backend_factory=lambda job: KubernetesBackend(
-            job, namespace, uid, clients.batch, clients.core, clients.custom
-        ),
+        backend_factory=backend_factory,
+        retention=context.retention,
     )
+    try:
+        await _run(context, session, body, stopped, jobs_index, pods_index, logger)
+    finally:
+        if session.backend is not None:
+            session.backend.close()
+
+
+async def _run(
+    context: OperatorContext,
+    session: ClusterSession,
+    body: kopf.Body,
+    stopped: kopf.DaemonStopped,
+    jobs_index: kopf.Index[Any, JobView],
+    pods_index: kopf.Index[Any, PodView],
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> None:
+    name, namespace = session.name, session.namespace
+    key = (namespace, label_value(name))
+    metrics = context.metrics
     written: Mapping[str, Any] | None = None
     failures = 0
     while not stopped:
         view = cluster_view(jobs_index.get(key, []), pods_index.get(key, []))
         snapshot = copy.deepcopy(dict(body))
+        began = time.perf_counter()
         try:
             outcome = await asyncio.to_thread(session.step, snapshot, view)
             if outcome.status != written:
                 await asyncio.to_thread(_patch_status, context, namespace, name, outcome)
                 written = outcome.status
         except (ApiException, HTTPError, StudyJournalError, OSError) as error:
+            metrics.record_error(namespace, error)
             failures += 1
             delay = min(MAX_BACKOFF_SECONDS, 2.0**failures)
             logger.warning("reconcile failed (%s); retrying in %.0fs", _describe(error), delay)
             await context.wakeups.sleep(key, delay)
             continue
         failures = 0
+        metrics.record_step(
+            namespace,
+            name,
+            outcome.status,
+            time.perf_counter() - began,
+            outcome.suggestion_seconds,
+            outcome.trial_durations,
+            outcome.metrics_source_available,
+        )
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         await context.wakeups.sleep(key, outcome.wake_in)

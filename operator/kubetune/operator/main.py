@@ -95,3 +95,4 @@ def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None
     )
     delete_study_journal(memo.clients.core, name, namespace)
     memo.wakeups.forget((namespace, label_value(name)))
+    memo.metrics.forget(namespace, name)

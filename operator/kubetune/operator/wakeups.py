@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 
 Key = tuple[str, str]  # (namespace, TuningJob name)
+SETTLE_SECONDS = 0.005
 
 
 class Wakeups:
@@ -29,8 +30,15 @@ class Wakeups:
         self._flags.pop(key, None)
 
     async def sleep(self, key: Key, timeout: float) -> None:
-        """Until woken or ``timeout`` seconds pass; a wake during the last step counts."""
+        """Until woken or ``timeout`` seconds pass; a wake during the last step counts.
+
+        Once woken, wait ``SETTLE_SECONDS`` more: one trial's Job and pod change several times
+        within milliseconds (created, scheduled, running, succeeded, Job complete), and one
+        reconcile step for the burst costs far less than one per event.
+        """
         flag = self.flag(key)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(flag.wait(), timeout)
+        if flag.is_set():
+            await asyncio.sleep(SETTLE_SECONDS)
         flag.clear()

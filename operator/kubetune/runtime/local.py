@@ -24,7 +24,8 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
-from kubetune.metrics.logs import LogMetricsParser
+from kubetune.metrics.logs import LogMetricsParser, MetricSeries
+from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
 from kubetune.runtime.processes import kill_tree
 from kubetune.search.space import ParamValue
 
@@ -83,13 +84,45 @@ class _LocalTrial:
     result: RuntimeTrial | None = None  # set once the process has ended
     timed_out: bool = False
     stopped: bool = False
+    live: _LogFollower | None = None  # what it printed so far, while it runs
+    ended: float | None = None
+
+
+class _LogFollower:
+    """Parses a running trial's log incrementally: each call reads only the new bytes."""
+
+    def __init__(self, job: TuningJob, path: Path) -> None:
+        self.path = path
+        self.parser = LogMetricsParser(job.spec.metrics, job.spec.objective.metric_names)
+        self.offset = 0
+        self.pending = b""
+
+    def poll(self) -> MetricSeries:
+        try:
+            with self.path.open("rb") as handle:
+                handle.seek(self.offset)
+                data = handle.read()
+        except OSError:
+            return self.parser.series
+        self.offset += len(data)
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:  # a partial last line waits for its newline
+            self.parser.feed(line.decode("utf-8", errors="replace"))
+        return self.parser.series
 
 
 class LocalBackend:
     """Trials as processes, ``Tuner``'s backend for ``kubetune run``."""
 
-    def __init__(self, job: TuningJob, base_dir: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        job: TuningJob,
+        base_dir: Path,
+        log_dir: Path,
+        prometheus: PrometheusMetrics | None = None,
+    ) -> None:
         self.job = job
+        self.prometheus = prometheus  # for metrics.source prometheus
         self.base_dir = base_dir
         self.log_dir = log_dir
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +142,8 @@ class LocalBackend:
         rendered = render_trial_job(self.job, number, params)
         log_path = self.log_path(number)
         trial = _LocalTrial(number, None, log_path, time.time())
+        if self.job.spec.metrics.source == "logs":
+            trial.live = _LogFollower(self.job, log_path)
         try:
             command = local_command(self.job, rendered, self.base_dir)
             with log_path.open("wb") as output:
@@ -148,6 +183,7 @@ class LocalBackend:
             kill_tree(process)
         else:
             kill_tree(process, grace=0)  # reap anything the trial left behind in its group
+        trial.ended = time.time()
         trial.result = self._result(trial, process.returncode)
         self.changed.set()
 
@@ -179,7 +215,41 @@ class LocalBackend:
     def observe(self, running: Collection[int] = ()) -> Mapping[int, RuntimeTrial]:
         with self._lock:
             trials = list(self._trials.values())
-        return {t.number: t.result or RuntimeTrial(t.number, Phase.RUNNING) for t in trials}
+        if self.prometheus is not None:
+            return {t.number: self._from_prometheus(t, self.prometheus) for t in trials}
+        return {t.number: t.result or self._running(t) for t in trials}
+
+    def _running(self, trial: _LocalTrial) -> RuntimeTrial:
+        """A running trial with what it has printed so far (for early stopping)."""
+        series = trial.live.poll() if trial.live is not None else None
+        return RuntimeTrial(trial.number, Phase.RUNNING, metrics=_copy(series))
+
+    def _from_prometheus(self, trial: _LocalTrial, prometheus: PrometheusMetrics) -> RuntimeTrial:
+        """The trial with its metrics from Prometheus: a succeeded one stays Running until its
+        final values are in (or their grace period is over); a failed one is reported as is."""
+        name = trial_name(self.job.name, trial.number)
+        ref = TrialRef(
+            trial.number,
+            name,
+            self.job.metadata.namespace or "default",
+            self.job.name,
+            name,  # no pod here: ${trial.pod} is the trial's name
+            trial.started,
+        )
+        result = trial.result
+        if result is None:
+            return RuntimeTrial(trial.number, Phase.RUNNING, metrics=prometheus.running(ref))
+        if result.phase is Phase.SUCCEEDED and not trial.stopped:
+            series = prometheus.finished(ref, trial.ended or trial.started)
+            if series is None:
+                return RuntimeTrial(trial.number, Phase.RUNNING)
+            return RuntimeTrial(trial.number, Phase.SUCCEEDED, metrics=series)
+        return RuntimeTrial(trial.number, result.phase, result.reason, result.message, metrics=None)
+
+    @property
+    def metrics_error(self) -> str | None:
+        """Why the metrics source cannot be read right now, if it cannot."""
+        return None if self.prometheus is None else self.prometheus.error
 
     def stop(self, number: int) -> None:
         with self._lock:
@@ -205,3 +275,9 @@ class LocalBackend:
         """Block until a trial ends or ``timeout`` seconds pass."""
         self.changed.wait(timeout)
         self.changed.clear()
+
+
+def _copy(series: MetricSeries | None) -> MetricSeries | None:
+    if series is None:
+        return None
+    return MetricSeries({name: list(values) for name, values in series.values.items()})

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kubetune.api.spec import TuningJob
 from kubetune.controller.model import Completion, TrialRecord
 from kubetune.controller.tuner import StepResult, Tuner
+from kubetune.metrics.prometheus import local_prometheus_metrics
 from kubetune.runtime.local import LocalBackend
 from kubetune.search.storage import open_storage
 from kubetune.search.study import TuningStudy
@@ -49,31 +53,57 @@ class RunReport:
 Observer = Callable[[StepResult, LocalBackend], None]
 
 
+@contextlib.contextmanager
+def _ctrl_c_between_steps(wake: threading.Event) -> Iterator[threading.Event]:
+    """Turn Ctrl-C into a flag the loop checks between steps.
+
+    A KeyboardInterrupt raised in the middle of a step could leave a suggested trial in the
+    study with only some of its parameters stored; deferring it keeps every step whole.
+    """
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        interrupted.set()
+        wake.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_local(
     job: TuningJob,
     base_dir: Path,
     paths: RunPaths,
     on_step: Observer | None = None,
+    prometheus_url: str | None = None,
 ) -> RunReport:
     """Tune ``job`` with local processes until a completion rule fires.
 
     Ctrl-C stops the running trials and returns; finished trials stay in the study and running
     ones are relaunched with the same parameters when the same command runs again.
+    ``prometheus_url`` is the default for ``metrics.source: prometheus`` without a URL.
     """
     begun = time.monotonic()
     study = TuningStudy(job, open_storage(paths.storage))
-    backend = LocalBackend(job, base_dir=base_dir, log_dir=paths.logs)
+    prometheus = local_prometheus_metrics(job.spec, prometheus_url)
+    backend = LocalBackend(job, base_dir=base_dir, log_dir=paths.logs, prometheus=prometheus)
     tuner = Tuner(job, study, backend)
     result = StepResult()
-    try:
-        while True:
+    with _ctrl_c_between_steps(backend.changed) as interrupted:
+        while not interrupted.is_set():
             result = tuner.step()
             if on_step is not None:
                 on_step(result, backend)
             if result.completion is not None:
                 break
             backend.wait_for_change(TICK_SECONDS)
-    except KeyboardInterrupt:
+    if interrupted.is_set():
         backend.stop_all()
         return RunReport(
             job, study.records(), None, paths, time.monotonic() - begun, True, backend.notes

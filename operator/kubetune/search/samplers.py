@@ -68,9 +68,13 @@ def _grid(_: SpecModel, context: SamplerContext) -> optuna.samplers.BaseSampler:
 
 
 def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.TPESampler(
+    from kubetune.search.auto import AutoSampler
+
+    return AutoSampler(
+        context.space.distributions,
         seed=context.seed,
         n_startup_trials=settings.n_startup_trials,
+        gp_max_trials=settings.gp_max_trials,
         n_ei_candidates=settings.n_ei_candidates,
         multivariate=settings.multivariate,
         constant_liar=settings.constant_liar,
@@ -78,12 +82,11 @@ def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.sam
 
 
 def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
-    try:
-        import torch  # noqa: F401  (GPSampler needs it at sampling time)
-    except ImportError:
-        raise SamplerUnavailable(
-            "strategy.algorithm gp needs PyTorch: pip install 'kubetune[gp]'"
-        ) from None
+    from kubetune.search.auto import torch_available
+
+    # Checked without importing torch (seconds); GPSampler imports it at its first suggestion.
+    if not torch_available():
+        raise SamplerUnavailable("strategy.algorithm gp needs PyTorch: pip install 'kubetune[gp]'")
     return optuna.samplers.GPSampler(
         seed=context.seed,
         n_startup_trials=settings.n_startup_trials,

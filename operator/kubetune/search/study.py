@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
-from kubetune.api.spec import TuningJob
+from kubetune.api.spec import EarlyStopping, TuningJob
 from kubetune.controller.model import TrialOutcome, TrialRecord, TrialState
+from kubetune.metrics.logs import Observation
+from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
 from kubetune.search.space import SearchSpace
 
@@ -63,6 +65,7 @@ class TuningStudy:
             study_name=job.name,
             storage=storage,
             sampler=sampler,
+            pruner=build_pruner(spec.early_stopping),
             direction=spec.objective.direction,
             load_if_exists=True,
         )
@@ -77,11 +80,19 @@ class TuningStudy:
                 "spec.parameters cannot change once trials exist (use a new name)"
             )
         self._trial_ids: dict[int, int] = {}
+        self._finished_records: dict[int, TrialRecord] = {}
+        self._early_stopping = spec.early_stopping
 
     def flush(self) -> None:
         """Make every write so far durable; called before anything outside depends on them."""
         if self._flush is not None:
             self._flush()
+
+    def set_early_stopping(self, early: EarlyStopping) -> None:
+        """Use another early-stopping rule from now on (the spec was edited)."""
+        if early != self._early_stopping:
+            self.study.pruner = build_pruner(early)
+            self._early_stopping = early
 
     @property
     def started_at(self) -> float:
@@ -89,12 +100,18 @@ class TuningStudy:
 
     def records(self) -> list[TrialRecord]:
         records = []
+        finished = self._finished_records
         for trial in self.study.get_trials(deepcopy=False):
-            state = _STATES.get(trial.state)
-            if state is None:  # WAITING: enqueued but never asked
-                continue
-            self._trial_ids[trial.number] = trial._trial_id
-            records.append(self._record(trial, state))
+            record = finished.get(trial.number)
+            if record is None:
+                state = _STATES.get(trial.state)
+                if state is None:  # WAITING: enqueued but never asked
+                    continue
+                self._trial_ids[trial.number] = trial._trial_id
+                record = self._record(trial, state)
+                if state.finished:  # a finished trial never changes: build its record once
+                    finished[trial.number] = record
+            records.append(record)
         return records
 
     def _record(self, trial: FrozenTrial, state: TrialState) -> TrialRecord:
@@ -103,10 +120,12 @@ class TuningStudy:
             number=trial.number,
             state=state,
             params=self.space.decode(trial.params),
-            objective=trial.value if state is TrialState.COMPLETE else None,
+            # A pruned trial keeps its last intermediate value (Optuna stores it as the value).
+            objective=trial.value if state in (TrialState.COMPLETE, TrialState.PRUNED) else None,
             metrics=attrs.get(ATTR_METRICS, {}),
             reason=attrs.get(ATTR_REASON),
             message=attrs.get(ATTR_MESSAGE),
+            intermediate=trial.intermediate_values,
         )
 
     def ask(self, count: int) -> list[TrialRecord]:
@@ -120,12 +139,47 @@ class TuningStudy:
             )
         return asked
 
-    def tell(self, number: int, outcome: TrialOutcome) -> None:
-        """Record how a trial ended; telling a finished trial again changes nothing."""
+    def _trial_id(self, number: int) -> int:
         trial_id = self._trial_ids.get(number)
         if trial_id is None:
             self.records()
             trial_id = self._trial_ids[number]
+        return trial_id
+
+    def report(self, number: int, observations: Sequence[Observation]) -> None:
+        """Store intermediate objective values of a running trial (what pruners judge)."""
+        trial_id = self._trial_id(number)
+        storage = self.study._storage
+        if storage.get_trial(trial_id).state.is_finished():
+            return
+        for observation in observations:
+            if math.isfinite(observation.value):
+                storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)
+
+    def prunable(self, numbers: Collection[int]) -> set[int]:
+        """The running trials among ``numbers`` the study's pruner would stop now."""
+        pruner = self.study.pruner
+        if isinstance(pruner, optuna.pruners.NopPruner) or not numbers:
+            return set()
+        storage = self.study._storage
+        verdicts = set()
+        for number in sorted(numbers):
+            trial = storage.get_trial(self._trial_id(number))
+            judged = trial.state is OptunaState.RUNNING and trial.intermediate_values
+            if judged and pruner.prune(self.study, trial):
+                verdicts.add(number)
+        return verdicts
+
+    def duration(self, number: int) -> float | None:
+        """Seconds from a trial's suggestion to its result, once it has one."""
+        trial = self.study._storage.get_trial(self._trial_id(number))
+        if trial.datetime_start is None or trial.datetime_complete is None:
+            return None
+        return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+    def tell(self, number: int, outcome: TrialOutcome) -> None:
+        """Record how a trial ended; telling a finished trial again changes nothing."""
+        trial_id = self._trial_id(number)
         storage = self.study._storage
         if storage.get_trial(trial_id).state.is_finished():
             return

@@ -7,15 +7,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.chart.support import unpermitted_operator_calls
 from tests.kubesim.harness import KubeSim
 
 from .harness import CRD, Cluster, OperatorProcess
 
 
 @pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+def sim(
+    tmp_path_factory: pytest.TempPathFactory, kube_binaries: dict[str, Path]
+) -> Iterator[KubeSim]:
     with KubeSim(controllers=True, work_dir=tmp_path_factory.mktemp("kubesim")) as emulator:
         yield emulator
+        # Whatever the module's tests made the operator do, the Helm chart's RBAC must allow.
+        missing = unpermitted_operator_calls(kube_binaries["helm"], emulator.requests())
+        assert not missing, (
+            "the operator made calls the chart's RBAC does not permit; add them to "
+            "charts/kubetune/templates/_helpers.tpl:\n" + "\n".join(map(str, missing))
+        )
 
 
 @pytest.fixture(scope="module")

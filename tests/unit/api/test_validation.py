@@ -511,6 +511,21 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
         ["spec.metrics.prometheus.queries: source prometheus needs a query for metric 'loss'"],
     ),
     (
+        "prometheus query with an unknown variable",
+        manifest(
+            metrics={
+                "source": "prometheus",
+                "prometheus": {
+                    "queries": [{"metric": "loss", "query": 'loss{trial="${trial.nmae}"}'}]
+                },
+            }
+        ),
+        [
+            "spec.metrics.prometheus.queries[0].query: unknown variable ${trial.nmae}; known: "
+            "${trial.name}, ${trial.number}, ${trial.namespace}, ${trial.pod}, ${tuningjob}"
+        ],
+    ),
+    (
         "unknown placeholder",
         manifest(containers=[container(command=["python", "t.py", "--lr=${params.unknown}"])]),
         [f"{TEMPLATE_POD}.containers[0].command[2]: ${{params.unknown}} names no parameter"],

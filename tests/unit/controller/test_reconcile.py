@@ -480,3 +480,14 @@ def test_reconcile_invariants(
         )
         assert 1 <= suggests[0].count <= spec_.limits.parallel_trials - still_running
         assert len(trials) + suggests[0].count <= budget
+
+
+def test_a_trial_with_parameters_missing_is_set_aside_not_launched() -> None:
+    spec_ = make_spec()
+    half_stored = TrialRecord(0, TrialState.RUNNING, {"x": 0.5})
+    actions = reconcile(spec_, [half_stored], {}, 0.0, 1.0)
+
+    assert not any(isinstance(a, Launch) for a in actions)
+    (record,) = [a for a in actions if isinstance(a, Record)]
+    assert record.outcome.state is TrialState.PRUNED
+    assert "never fully stored" in (record.outcome.message or "")

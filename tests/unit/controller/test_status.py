@@ -6,7 +6,7 @@ from typing import Any
 
 from kubetune.api.status import ConditionType, Reason
 from kubetune.controller.model import Completion
-from kubetune.controller.status import invalid_status, tuningjob_status
+from kubetune.controller.status import invalid_status, merge_conditions, tuningjob_status
 
 from ..manifests import spec
 from .trials import complete, failed, pruned, running
@@ -31,10 +31,13 @@ def test_running_study_reports_counters_best_trial_and_one_true_condition() -> N
     assert result["observedGeneration"] == 3
     assert result["startTime"] == "2027-01-15T08:00:00Z"
     assert "completionTime" not in result
-    (condition,) = result["conditions"]
+    condition, ready = result["conditions"]
     assert condition["type"] == "Running"
     assert condition["status"] == "True"
     assert condition["observedGeneration"] == 3
+    # The kstatus summary: not Ready while trials run (Flux waits), no Stalled.
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", "TrialsRunning")
+    assert ready["observedGeneration"] == 3
 
 
 def test_status_size_does_not_grow_with_trials() -> None:
@@ -74,3 +77,29 @@ def test_invalid_spec_status() -> None:
     assert condition["reason"] == "InvalidSpec"
     assert "must be > 0" in condition["message"]
     assert result["observedGeneration"] == 1
+
+
+def test_summary_conditions_follow_complete_and_failed() -> None:
+    done = Completion(ConditionType.COMPLETE, Reason.TARGET_REACHED, "trial 3 reached 0.1")
+    conditions = status([complete(0, 0.1)], done)["conditions"]
+    # The summaries come last: the CRD's Status column shows the first True condition only.
+    assert [c["type"] for c in conditions] == ["Running", "Complete", "Ready"]
+    types = {c["type"]: c for c in conditions}
+    assert (types["Ready"]["status"], types["Ready"]["reason"]) == ("True", "TargetReached")
+    assert "Stalled" not in types
+
+    failure = Completion(ConditionType.FAILED, Reason.MAX_FAILED_TRIALS_EXCEEDED, "4 failed")
+    types = {c["type"]: c for c in status([failed(0)], failure)["conditions"]}
+    assert types["Ready"]["status"] == "False"
+    assert (types["Stalled"]["status"], types["Stalled"]["reason"]) == (
+        "True",
+        "MaxFailedTrialsExceeded",
+    )
+
+
+def test_summary_conditions_are_rederived_not_duplicated() -> None:
+    invalid = invalid_status("spec.limits.maxTrials: required", NOW, 1)["conditions"]
+    first = merge_conditions([], invalid)
+    again = merge_conditions(first, first)
+    assert [c["type"] for c in again] == ["Failed", "Ready", "Stalled"]
+    assert again == first

@@ -78,7 +78,12 @@ def test_tell_round_trip_of_a_completed_trial(storage: optuna.storages.BaseStora
 
     [record] = TuningStudy(tuning_job(objective={"additionalMetrics": ["acc"]}), storage).records()
     assert record == TrialRecord(
-        0, TrialState.COMPLETE, trial.params, objective=0.4, metrics={"loss": 0.4, "acc": 0.8}
+        0,
+        TrialState.COMPLETE,
+        trial.params,
+        objective=0.4,
+        metrics={"loss": 0.4, "acc": 0.8},
+        intermediate={0: 0.9, 2: 0.4},
     )
     frozen = study.study.get_trials()[0]
     assert frozen.intermediate_values == {0: 0.9, 2: 0.4}  # NaN is not reportable
@@ -178,3 +183,21 @@ def test_resuming_with_other_limits_is_allowed(storage: optuna.storages.BaseStor
     resumed = TuningStudy(tuning_job(limits={"maxTrials": 99, "parallelTrials": 3}), storage)
     assert len(resumed.records()) == 1
     assert resumed.study.user_attrs[ATTR_SPACE] == resumed.space.fingerprint()
+
+
+def test_report_then_prune_keeps_the_last_value(storage: optuna.storages.BaseStorage) -> None:
+    study = TuningStudy(tuning_job(), storage)
+    [trial] = study.ask(1)
+    study.report(trial.number, [Observation("loss", 0, 0.9), Observation("loss", 1, 0.7)])
+    assert study.records()[0].intermediate == {0: 0.9, 1: 0.7}
+    assert study.prunable({trial.number}) == set()  # early stopping none: NopPruner
+
+    study.tell(trial.number, TrialOutcome(TrialState.PRUNED, objective=0.7, reason="Pruned"))
+    study.report(trial.number, [Observation("loss", 2, 0.1)])  # finished: ignored
+
+    [record] = TuningStudy(tuning_job(), storage).records()
+    assert record.state is TrialState.PRUNED
+    assert record.objective == 0.7  # Optuna stores a pruned trial's last intermediate value
+    assert record.intermediate == {0: 0.9, 1: 0.7}
+    assert record.reason == "Pruned"
+    assert study.duration(trial.number) is not None

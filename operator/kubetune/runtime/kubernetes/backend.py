@@ -2,14 +2,16 @@
 
 It sees Jobs and pods through a snapshot of the operator's watch caches (``update``), so
 observing costs no API request; it only calls the API to create or delete a Job and, once per
-completed trial, to read the primary container's log.
+completed trial, to read the primary container's log. With early stopping, it also follows the
+log of each running trial's pod (one streaming request per running trial, ``follow``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,15 @@ from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
+from kubetune.metrics.prometheus import (
+    PrometheusAuth,
+    PrometheusClient,
+    PrometheusMetrics,
+    PrometheusNotConfigured,
+    TrialRef,
+    prometheus_url,
+)
+from kubetune.runtime.kubernetes.follow import RESTART_SECONDS, LogFollower
 from kubetune.runtime.kubernetes.observe import JobView, PodView, runtime_trial, succeeded_pod
 from kubetune.search.space import ParamValue
 
@@ -80,6 +91,13 @@ class KubernetesBackend:
         self._launched: dict[int, float] = {}  # created by us, not yet seen by the watch
         self._failed_launches: dict[int, RuntimeTrial] = {}
         self._metrics: dict[str, MetricSeries] = {}  # by Job name: each log is read once
+        self._followers: dict[int, LogFollower] = {}  # running trials' logs, for early stopping
+        self.on_metrics: Callable[[], None] | None = None  # a followed trial reported a value
+        self.on_retry: Callable[[], None] | None = None  # a Prometheus request is retried
+        self._prometheus: PrometheusMetrics | None = None
+        self._prometheus_spec: Any = None
+        self._prometheus_error: str | None = None  # why it could not be set up
+        self._ended: dict[int, float] = {}  # when a trial's workload was first seen finished
 
     def update(self, job: TuningJob, view: ClusterView) -> None:
         """Take the latest spec and watch snapshot before a reconcile step."""
@@ -105,15 +123,132 @@ class KubernetesBackend:
             trial = runtime_trial(job, pods, primary)
             if number not in running and not trial.phase.active:
                 continue  # recorded already: never read its log again
-            if trial.phase is Phase.SUCCEEDED:
+            if self.job.spec.metrics.source == "prometheus":
+                trial = self._from_prometheus(trial, job, pods, number in running)
+            elif trial.phase is Phase.SUCCEEDED:
                 trial = self._with_metrics(trial, job, pods)
+            elif trial.phase is Phase.RUNNING and number in running and self._follows_logs:
+                trial = self._followed(trial, job, pods)
             observed[number] = trial
+        for number in list(self._followers):
+            follower = self._followers[number]
+            if number not in running or (not follower.alive and number not in observed):
+                follower.stop()
+                del self._followers[number]
         for number, launched_at in self._launched.items():
             observed.setdefault(
                 number, RuntimeTrial(number, Phase.PENDING, pending_since=launched_at)
             )
         observed.update(self._failed_launches)
         return observed
+
+    @property
+    def _follows_logs(self) -> bool:
+        spec = self.job.spec
+        return spec.early_stopping.algorithm != "none" and spec.metrics.source == "logs"
+
+    def _followed(self, trial: RuntimeTrial, job: JobView, pods: Sequence[PodView]) -> RuntimeTrial:
+        """A running trial with what its log reported so far."""
+        pod = next(
+            (p for p in pods if p.job_name in (None, job.name) and p.phase == "Running"), None
+        )
+        follower = self._followers.get(trial.number)
+        if pod is not None and (
+            follower is None
+            or (
+                follower.pod != pod.name
+                or (not follower.alive and time.monotonic() - follower.started > RESTART_SECONDS)
+            )
+        ):
+            if follower is not None:
+                follower.stop()
+            follower = LogFollower(
+                self.core,
+                self.namespace,
+                pod.name,
+                self.primary_container,
+                self.job.spec,
+                self.on_metrics,
+            )
+            self._followers[trial.number] = follower
+        if follower is None:
+            return trial
+        return RuntimeTrial(trial.number, trial.phase, metrics=follower.series())
+
+    @property
+    def metrics_error(self) -> str | None:
+        """Why the metrics source (Prometheus) cannot be read right now, if it cannot."""
+        if self._prometheus_error is not None:
+            return self._prometheus_error
+        return None if self._prometheus is None else self._prometheus.error
+
+    def _prometheus_metrics(self) -> PrometheusMetrics | None:
+        spec = self.job.spec
+        if self._prometheus is not None and self._prometheus_spec == spec.metrics:
+            return self._prometheus
+        source = spec.metrics.prometheus
+        assert source is not None  # validation requires it for source prometheus
+        try:
+            url = prometheus_url(source, None)
+            auth = PrometheusAuth(
+                self._secret(source.bearer_token_secret),
+                self._secret(source.ca_secret),
+                source.insecure_skip_verify,
+            )
+        except (PrometheusNotConfigured, ApiException, KeyError, ValueError) as error:
+            self._prometheus_error = _describe_setup_error(error)
+            return None
+        self._prometheus_error = None
+        client = PrometheusClient(url, auth, on_retry=self.on_retry)
+        self._prometheus = PrometheusMetrics(spec, client)
+        self._prometheus_spec = spec.metrics
+        return self._prometheus
+
+    def _secret(self, ref: Any) -> str | None:
+        """A key of a Secret in the TuningJob's namespace (bearer token, CA bundle)."""
+        if ref is None:
+            return None
+        secret = self.core.read_namespaced_secret(ref.name, self.namespace)
+        data = (secret.data or {})[ref.key]
+        return base64.b64decode(data).decode().strip()
+
+    def _from_prometheus(
+        self, trial: RuntimeTrial, job: JobView, pods: Sequence[PodView], running: bool
+    ) -> RuntimeTrial:
+        """The trial with its metrics from Prometheus. A succeeded trial stays Running until
+        its final values are in (or the grace period says they never will be)."""
+        number = trial.number
+        if trial.phase.active:
+            self._ended.pop(number, None)
+        else:
+            self._ended.setdefault(number, time.time())
+        if not running or trial.phase is Phase.PENDING or trial.phase is Phase.FAILED:
+            return trial
+        prometheus = self._prometheus_metrics()
+        if prometheus is None:  # not configured: a succeeded trial waits, visibly
+            return RuntimeTrial(number, Phase.RUNNING)
+        candidates = [p for p in pods if p.job_name in (None, job.name)]
+        pod = max(candidates, key=lambda p: p.created or 0.0) if candidates else None
+        ref = TrialRef(
+            number,
+            job.name,
+            self.namespace,
+            self.job.name,
+            pod.name if pod is not None else job.name,
+            job.created or time.time(),
+        )
+        if trial.phase is Phase.RUNNING:
+            return RuntimeTrial(number, Phase.RUNNING, metrics=prometheus.running(ref))
+        series = prometheus.finished(ref, self._ended[number])
+        if series is None:
+            return RuntimeTrial(number, Phase.RUNNING)
+        return RuntimeTrial(number, Phase.SUCCEEDED, metrics=series)
+
+    def close(self) -> None:
+        """Stop following logs (the TuningJob is done or gone)."""
+        for follower in self._followers.values():
+            follower.stop()
+        self._followers.clear()
 
     def _with_metrics(
         self, trial: RuntimeTrial, job: JobView, pods: Sequence[PodView]
@@ -189,6 +324,14 @@ class KubernetesBackend:
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise
+
+
+def _describe_setup_error(error: Exception) -> str:
+    if isinstance(error, ApiException):
+        return f"cannot read the Prometheus credentials Secret: {error.status} {error.reason}"
+    if isinstance(error, KeyError):
+        return f"the Prometheus credentials Secret has no key {error}"
+    return str(error)
 
 
 def _reason(error: ApiException) -> str:

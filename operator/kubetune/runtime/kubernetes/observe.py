@@ -35,6 +35,7 @@ class JobView:
     reason: str | None = None
     message: str | None = None
     deleting: bool = False
+    finished: float | None = None  # when it completed or failed (epoch seconds)
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,12 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
     if number is None:
         return None
     condition = reason = message = None
-    for item in (job.get("status") or {}).get("conditions") or []:
+    finished = None
+    status = job.get("status") or {}
+    for item in status.get("conditions") or []:
         if item.get("type") in ("Complete", "Failed") and item.get("status") == "True":
             condition, reason, message = item["type"], item.get("reason"), item.get("message")
+            finished = parse_time(item.get("lastTransitionTime") or status.get("completionTime"))
             break
     return JobView(
         name=metadata.get("name", ""),
@@ -82,6 +86,7 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
         reason=reason,
         message=message,
         deleting=bool(metadata.get("deletionTimestamp")),
+        finished=finished,
     )
 
 

@@ -9,17 +9,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubetune.api import SpecError, TuningJob, parse_tuningjob
+from kubetune.api.duration import parse_duration
 from kubetune.api.status import ConditionType, Reason
-from kubetune.controller.model import Phase, RuntimeTrial, TrialState
+from kubetune.controller.completion import best_trial
+from kubetune.controller.model import (
+    Action,
+    Phase,
+    Record,
+    RuntimeTrial,
+    Stop,
+    TrialRecord,
+    TrialState,
+)
 from kubetune.controller.naming import trial_name
-from kubetune.controller.status import condition, invalid_status, merge_conditions, tuningjob_status
+from kubetune.controller.status import (
+    condition,
+    invalid_status,
+    merge_conditions,
+    timestamp,
+    tuningjob_status,
+)
 from kubetune.controller.tuner import Tuner
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
+from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
 from kubetune.search.samplers import SamplerUnavailable, build_sampler
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import SearchSpaceChanged, TuningStudy
@@ -47,6 +64,17 @@ class StepOutcome:
     events: list[Event] = field(default_factory=list)
     wake_in: float = RESYNC_SECONDS
     done: bool = False
+    # For the operator's own metrics: seconds per suggestion, and (state, seconds) of each trial
+    # recorded in this step; whether the metrics source answers (None: not Prometheus).
+    suggestion_seconds: list[float] = field(default_factory=list)
+    trial_durations: list[tuple[str, float]] = field(default_factory=list)
+    metrics_source_available: bool | None = None
+
+
+# A condition beside Running/Complete/Failed for TuningJobs reading metrics from Prometheus.
+METRICS_SOURCE_AVAILABLE = "MetricsSourceAvailable"
+PROMETHEUS_AVAILABLE = "PrometheusAvailable"
+PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
 
 
 class ClusterSession:
@@ -58,7 +86,9 @@ class ClusterSession:
         open_study: StudyOpener,
         backend_factory: Callable[[TuningJob], KubernetesBackend],
         clock: Callable[[], float] = time.time,
+        retention: JobRetention | None = None,
     ) -> None:
+        """``retention`` None keeps every finished trial Job (until the TuningJob goes)."""
         self.name = name
         self.namespace = namespace
         self.uid = uid
@@ -68,6 +98,9 @@ class ClusterSession:
         self.tuner: Tuner | None = None
         self.backend: KubernetesBackend | None = None
         self._announced_pending: set[int] = set()
+        self.retention = retention
+        self.collector: JobCollector | None = None
+        self._next_collection: float | None = None
 
     def step(self, body: Mapping[str, Any], view: ClusterView) -> StepOutcome:
         now = self.clock()
@@ -88,8 +121,9 @@ class ClusterSession:
             return self._rejected(Reason.INVALID_SPEC, str(error), previous, generation, now)
         assert self.backend is not None
         self.backend.update(job, view)
-        result = tuner.step()
+        result = tuner.step()  # ends with a flush: every result it recorded is durable
         running = {t.number for t in result.trials if t.state is TrialState.RUNNING}
+        self._collect_jobs(job, result.trials, view, now)
         observed = self.backend.observe(running)
         events = self._pending_events(observed, running)
         pending = "; ".join(
@@ -108,15 +142,92 @@ class ClusterSession:
             previous,
             pending or None,
         )
+        available = self._metrics_source(job, status, previous, generation, now, events)
         completion = result.completion
         if completion is not None and not previous.get("completionTime"):
             kind = "Normal" if completion.type is ConditionType.COMPLETE else "Warning"
             events.append(Event(kind, completion.reason.value, completion.message))
+        wake_in = self._next_wake(job, tuner, observed, running, now)
+        prometheus = job.spec.metrics.prometheus
+        if job.spec.metrics.source == "prometheus" and prometheus is not None and running:
+            wake_in = min(wake_in, parse_duration(prometheus.interval))
         return StepOutcome(
             status,
             events,
-            self._next_wake(job, tuner, observed, running, now),
+            wake_in,
             done=result.completion is not None,
+            suggestion_seconds=result.suggestion_seconds,
+            trial_durations=self._durations(tuner, result.actions),
+            metrics_source_available=available,
+        )
+
+    @staticmethod
+    def _durations(tuner: Tuner, actions: Sequence[Action]) -> list[tuple[str, float]]:
+        durations = []
+        for action in actions:
+            if isinstance(action, Record | Stop) and action.outcome is not None:
+                seconds = tuner.study.duration(action.number)
+                if seconds is not None:
+                    durations.append((action.outcome.state.value, seconds))
+        return durations
+
+    def _metrics_source(
+        self,
+        job: TuningJob,
+        status: dict[str, Any],
+        previous: Mapping[str, Any],
+        generation: int | None,
+        now: float,
+        events: list[Event],
+    ) -> bool | None:
+        """The MetricsSourceAvailable condition of a TuningJob reading Prometheus."""
+        if job.spec.metrics.source != "prometheus" or self.backend is None:
+            return None
+        error = self.backend.metrics_error
+        item: dict[str, Any] = {
+            "type": METRICS_SOURCE_AVAILABLE,
+            "status": "False" if error else "True",
+            "reason": PROMETHEUS_UNAVAILABLE if error else PROMETHEUS_AVAILABLE,
+            "message": (
+                f"{error}; finished trials wait for their metrics" if error else "queries answer"
+            ),
+            "lastTransitionTime": timestamp(now),
+        }
+        if generation is not None:
+            item["observedGeneration"] = generation
+        before = next(
+            (
+                c
+                for c in previous.get("conditions") or []
+                if c.get("type") == METRICS_SOURCE_AVAILABLE
+            ),
+            None,
+        )
+        if before is not None and before.get("status") == item["status"]:
+            item["lastTransitionTime"] = before.get(
+                "lastTransitionTime", item["lastTransitionTime"]
+            )
+        elif error:
+            events.append(Event("Warning", PROMETHEUS_UNAVAILABLE, item["message"]))
+        conditions = [
+            c for c in status.get("conditions") or [] if c.get("type") != METRICS_SOURCE_AVAILABLE
+        ]
+        status["conditions"] = [*conditions, item]
+        return error is None
+
+    def _collect_jobs(
+        self, job: TuningJob, trials: Sequence[TrialRecord], view: ClusterView, now: float
+    ) -> None:
+        """Delete the finished Jobs of recorded trials whose retention has passed."""
+        self._next_collection = None
+        if self.retention is None or self.backend is None:
+            return
+        if self.collector is None:
+            self.collector = JobCollector(self.backend.batch, self.namespace, self.retention)
+        recorded = {t.number for t in trials if t.state.finished}
+        best = best_trial(job.spec, trials)
+        self._next_collection = self.collector.collect(
+            view.jobs, recorded, None if best is None else best.number, now
         )
 
     def _tuner(self, job: TuningJob) -> Tuner:
@@ -192,6 +303,8 @@ class ClusterSession:
     ) -> float:
         """Seconds until a time-based rule could fire (maxRuntime, pendingTimeout)."""
         deadlines = [now + RESYNC_SECONDS]
+        if self._next_collection is not None:
+            deadlines.append(self._next_collection)
         limits = job.spec.limits
         if limits.max_runtime_seconds is not None:
             deadlines.append(tuner.study.started_at + limits.max_runtime_seconds)

@@ -1,0 +1,149 @@
+"""The default strategy's sampler: the switching rule, the fallback without PyTorch, parallel
+suggestions, and PyTorch imported only when a Gaussian process is needed."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import optuna
+import pytest
+from kubetune.search.auto import (
+    AutoSampler,
+    Model,
+    choose_model,
+    clip_worst,
+    gp_fits_space,
+)
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+SPACE = {
+    "x": FloatDistribution(0.0, 1.0),
+    "lr": FloatDistribution(1e-4, 1.0, log=True),
+    "n": IntDistribution(1, 8),
+    "kind": CategoricalDistribution(["a", "b"]),
+}
+
+
+def objective(params: dict[str, object]) -> float:
+    return (float(params["x"]) - 0.3) ** 2 + float(params["lr"]) + (params["kind"] == "a")  # type: ignore[arg-type]
+
+
+def study_with(sampler: optuna.samplers.BaseSampler, completed: int) -> optuna.Study:
+    study = optuna.create_study(sampler=sampler, storage=optuna.storages.InMemoryStorage())
+    for _ in range(completed):
+        trial = study.ask(SPACE)
+        study.tell(trial, objective(trial.params))
+    return study
+
+
+@pytest.mark.parametrize(
+    ("asked", "completed", "fits", "available", "model"),
+    [
+        (0, 0, True, True, Model.RANDOM),
+        (9, 9, True, True, Model.RANDOM),
+        (10, 10, True, True, Model.GP),
+        (10, 7, True, True, Model.GP),  # parallel trials: the random design is 10 trials
+        (12, 0, True, True, Model.RANDOM),  # nothing to model yet
+        (12, 1, True, True, Model.TPE),  # too little for a GP
+        (120, 99, True, True, Model.GP),
+        (120, 100, True, True, Model.TPE),  # many trials: GP suggestions get slow
+        (10, 10, False, True, Model.TPE),  # large or categorical-heavy space
+        (10, 10, True, False, Model.TPE),  # no PyTorch
+    ],
+)
+def test_the_switching_rule(
+    asked: int, completed: int, fits: bool, available: bool, model: Model
+) -> None:
+    chosen = choose_model(
+        asked,
+        completed,
+        n_startup_trials=10,
+        gp_max_trials=100,
+        space_fits_gp=fits,
+        gp_available=available,
+    )
+    assert chosen is model
+
+
+def test_which_spaces_suit_a_gaussian_process() -> None:
+    floats = {f"x{i}": FloatDistribution(0, 1) for i in range(16)}
+    assert gp_fits_space(floats)
+    assert not gp_fits_space({**floats, "one_too_many": FloatDistribution(0, 1)})
+    assert gp_fits_space(SPACE)  # 1 categorical of 4
+    categorical = {f"c{i}": CategoricalDistribution(["a", "b"]) for i in range(3)}
+    assert not gp_fits_space({"x": FloatDistribution(0, 1), **categorical})
+    assert not gp_fits_space({})
+
+
+def test_startup_then_gp_then_tpe() -> None:
+    sampler = AutoSampler(SPACE, seed=3, n_startup_trials=4, gp_max_trials=6)
+    study = study_with(sampler, 0)
+    models = []
+    for _ in range(8):
+        trial = study.ask(SPACE)
+        models.append(sampler.last_model)
+        study.tell(trial, objective(trial.params))
+    assert models == [Model.RANDOM] * 4 + [Model.GP] * 2 + [Model.TPE] * 2
+
+
+def test_without_pytorch_it_is_tpe_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # find_spec("torch") is None now
+    with caplog.at_level(logging.INFO, logger="kubetune.search.auto"):
+        sampler = AutoSampler(SPACE, seed=1, n_startup_trials=2)
+    assert not sampler.uses_gp
+    assert "PyTorch is not installed" in caplog.text
+    assert "kubetune[gp]" in caplog.text
+    study = study_with(sampler, 4)
+    study.ask(SPACE)
+    assert sampler.last_model is Model.TPE
+
+
+def test_parallel_suggestions_differ() -> None:
+    """Four trials asked while none of them has finished: the GP conditions on the running
+    ones, so they are four different points."""
+    sampler = AutoSampler(SPACE, seed=5, n_startup_trials=5)
+    study = study_with(sampler, 6)
+    asked = [study.ask(SPACE) for _ in range(4)]
+    assert sampler.last_model is Model.GP
+    points = {tuple(sorted(t.params.items())) for t in asked}
+    assert len(points) == 4
+
+
+def test_the_same_seed_suggests_the_same() -> None:
+    def run() -> list[dict[str, object]]:
+        sampler = AutoSampler(SPACE, seed=9, n_startup_trials=3)
+        study = study_with(sampler, 5)
+        return [t.params for t in study.trials]
+
+    assert run() == run()
+
+
+def test_gross_outliers_are_capped_for_the_gaussian_process() -> None:
+    values = [54.0, 55.0, 56.0, 60.0, 70.0, 78.0, 5000.0]
+    capped = clip_worst(values, optuna.study.StudyDirection.MINIMIZE)
+    assert capped[:6] == values[:6]
+    assert 78.0 < capped[6] < 1000.0
+    maximized = clip_worst([-v for v in values], optuna.study.StudyDirection.MAXIMIZE)
+    assert maximized[6] == -capped[6]
+    assert clip_worst([1.0, 2.0, 3.0], optuna.study.StudyDirection.MINIMIZE) == [1.0, 2.0, 3.0]
+
+
+def test_building_the_sampler_does_not_import_pytorch() -> None:
+    """The operator starts without PyTorch; it is imported at the first GP suggestion."""
+    code = (
+        "import sys, optuna; from kubetune.api import parse_tuningjob;"
+        "from kubetune.search.study import TuningStudy;"
+        "from tests.unit.manifests import manifest;"
+        "job = parse_tuningjob(manifest(name='t', algorithm='bayesian'));"
+        "study = TuningStudy(job, optuna.storages.InMemoryStorage());"
+        "study.ask(3);"
+        "print('torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
