@@ -91,17 +91,24 @@ class Tuner:
             )
             result.actions.extend(actions)
             result.trials = trials
+            to_stop: list[int] = []
             for action in actions:
                 if isinstance(action, Launch):
                     # A trial's workload must never exist without its parameters stored.
                     self.study.flush()
-                self._apply(action, result)
+                self._apply(action, result, to_stop)
+            if to_stop:
+                # Nor may a workload go before its trial's outcome is stored: a restart would
+                # see a running trial with no workload and launch it again.
+                self.study.flush()
+                for number in to_stop:
+                    self.backend.stop(number)
             if not any(isinstance(a, Suggest | Report | Record | Stop) for a in actions):
                 break
         self.study.flush()
         return result
 
-    def _apply(self, action: Action, result: StepResult) -> None:
+    def _apply(self, action: Action, result: StepResult, to_stop: list[int]) -> None:
         match action:
             case Suggest(count):
                 began = time.perf_counter()
@@ -118,8 +125,8 @@ class Tuner:
             case Stop(number, outcome):
                 if outcome is not None and outcome.state is TrialState.PRUNED:
                     log.info("stopping trial %d: %s", number, outcome.message)
-                self.backend.stop(number)
                 if outcome is not None:
                     self.study.tell(number, outcome)
+                to_stop.append(number)
             case Finish(completion):
                 result.completion = completion
