@@ -23,6 +23,7 @@ import yaml
 from aiohttp import web
 
 from .api import Api
+from .cluster import default_nodes, load_nodes, run_controllers
 from .server import Server
 from .store import Store
 from .watch import WatchSettings
@@ -36,7 +37,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.kubesim", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--kubeconfig", type=Path, required=True)
-    parser.add_argument("--nodes", type=Path, help="YAML/JSON file with Node objects")
+    parser.add_argument(
+        "--nodes",
+        type=Path,
+        metavar="FILE",
+        help="YAML node config (not Node objects): 'nodes: [{name, labels, taints, capacity, "
+        "allocatable, unschedulable}]', format in tests/kubesim/cluster/nodes.py "
+        "(default: cpu-1, cpu-2 and a tainted 8-GPU gpu-1)",
+    )
     parser.add_argument("--state-dir", type=Path, help="container logs etc. (default: temp dir)")
     parser.add_argument(
         "--no-controllers",
@@ -79,61 +87,11 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _fallback_nodes() -> list[dict[str, Any]]:
-    """One schedulable node, used only while tests.kubesim.cluster does not exist yet."""
-    resources = {"cpu": "2", "memory": "8Gi", "pods": "110"}
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": "kubesim-node-1",
-                "labels": {"kubernetes.io/hostname": "kubesim-node-1", "kubernetes.io/os": "linux"},
-            },
-            "spec": {},
-            "status": {
-                "capacity": resources,
-                "allocatable": resources,
-                "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-                "nodeInfo": {
-                    "architecture": "amd64",
-                    "operatingSystem": "linux",
-                    "osImage": "kubesim",
-                    "kernelVersion": "",
-                    "kubeletVersion": "v1.35.0-kubesim",
-                    "kubeProxyVersion": "v1.35.0-kubesim",
-                    "containerRuntimeVersion": "kubesim://0.1.0",
-                    "machineID": "",
-                    "systemUUID": "",
-                    "bootID": "",
-                },
-            },
-        }
-    ]
-
-
 def _load_nodes(path: Path | None) -> list[dict[str, Any]]:
-    try:
-        from .cluster import default_nodes, load_nodes
-    except ImportError as exc:
-        log.warning("tests.kubesim.cluster not importable (%s); using a built-in node list", exc)
-        if path is not None:
-            docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-            return [
-                n
-                for d in docs
-                for n in (d.get("items") if d.get("kind", "").endswith("List") else [d])
-            ]
-        return _fallback_nodes()
     return load_nodes(path) if path is not None else default_nodes()
 
 
 async def _run_controllers(url: str, state_dir: Path, stop: asyncio.Event) -> None:
-    try:
-        from .cluster import run_controllers
-    except ImportError as exc:
-        log.warning("cluster controllers unavailable (%s): serving the API only", exc)
-        return
     try:
         await run_controllers(url, state_dir, stop)
     except asyncio.CancelledError:

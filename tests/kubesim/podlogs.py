@@ -1,9 +1,13 @@
 """``GET pods/{name}/log``: serve the file the kubelet writes at ``container_log_path``.
 
-Lines may carry a leading RFC 3339 timestamp followed by one space (the CRI log format); when
-they do, ``timestamps`` and ``sinceSeconds`` work per line. Plain lines are served as they are
-(``sinceSeconds`` then filters on the file's modification time). ``follow`` polls the file and
-ends once the container's status shows ``state.terminated`` or the pod is gone.
+The kubelet writes every line with a leading RFC 3339 timestamp and one space (the CRI log
+format, see ``logs``): the timestamp is stripped unless ``timestamps=true``, and
+``sinceSeconds``/``sinceTime`` keep the lines stamped at or after that moment. Lines without a
+timestamp (written by tests) are served as they are, filtered on the file's modification time.
+``tailLines`` and ``limitBytes`` apply after that. ``follow`` polls the file and ends once the
+container's status shows ``state.terminated`` or the pod is gone. ``previous`` serves the run
+that the container status's ``lastState.terminated`` describes (the container's runs all append
+to one file; without ``previous`` the whole file is served).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ApiError, bad_request
-from .logs import container_log_path
+from .logs import container_log_path, container_runs_path
 from .objects import parse_rfc3339
 from .store import Store
 
@@ -62,13 +66,19 @@ def _terminated(pod: dict[str, Any] | None, uid: str, container: str) -> bool:
 
 
 def _split_lines(data: bytes) -> list[bytes]:
-    lines = data.splitlines(keepends=True)
+    """Lines with their ``\\n`` (only ``\\n`` ends a line in the CRI format: a ``\\r`` of a
+    progress bar does not); a last line without one stays as it is."""
+    parts = data.split(b"\n")
+    lines = [part + b"\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
     return lines
 
 
 def _render(
     lines: list[bytes], timestamps: bool, since: datetime.datetime | None, mtime: datetime.datetime
 ) -> list[bytes]:
+    """Strip (or keep, ``timestamps``) each line's timestamp; drop lines from before ``since``."""
     out = []
     for line in lines:
         m = _TS_RE.match(line)
@@ -84,10 +94,43 @@ def _render(
             if since is not None and mtime < since:
                 continue
             if timestamps:
-                out.append(mtime.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode() + b" " + line)
+                out.append(_format_timestamp(mtime) + b" " + line)
             else:
                 out.append(line)
     return out
+
+
+def _format_timestamp(moment: datetime.datetime) -> bytes:
+    """RFC 3339 with nine fractional digits, as the kubelet prints ``timestamps=true``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+
+
+def _restart_count(pod: dict[str, Any], container: str) -> int:
+    status = pod.get("status") or {}
+    for key in ("containerStatuses", "initContainerStatuses"):
+        for cs in status.get(key) or []:
+            if cs.get("name") == container and "terminated" in (cs.get("lastState") or {}):
+                return int(cs.get("restartCount") or 0)
+    return 0
+
+
+def _read_previous(path: Path, pod: dict[str, Any], container: str) -> bytes:
+    """The output of the container's run before its current one (restartCount - 1)."""
+    run = _restart_count(pod, container) - 1
+    try:
+        starts = [int(n) for n in container_runs_path(path).read_text().split()]
+    except (OSError, ValueError):
+        starts = []
+    if run < 0 or run >= len(starts):
+        raise bad_request(
+            f'previous terminated container "{container}" in pod '
+            f'"{pod["metadata"]["name"]}" not found'
+        )
+    with open(path, "rb") as handle:
+        handle.seek(starts[run])
+        if run + 1 < len(starts):
+            return handle.read(max(starts[run + 1] - starts[run], 0))
+        return handle.read()
 
 
 @dataclass
@@ -99,6 +142,7 @@ class _Options:
     tail: int | None
     limit: int | None
     since: datetime.datetime | None
+    previous: bool
 
     @classmethod
     def parse(cls, q: Mapping[str, str]) -> _Options:
@@ -115,6 +159,7 @@ class _Options:
             tail=int(q["tailLines"]) if q.get("tailLines") else None,
             limit=int(q["limitBytes"]) if q.get("limitBytes") else None,
             since=since,
+            previous=q.get("previous", "").lower() in ("1", "true"),
         )
 
 
@@ -139,7 +184,11 @@ async def serve(
             f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating'
         )
     opts = _Options.parse(request.query)
-    data = path.read_bytes()
+    if opts.previous:
+        data = _read_previous(path, pod, container)
+        opts.follow = False  # a terminated run has nothing more to say
+    else:
+        data = path.read_bytes()
     # A partial last line waits for its newline when following.
     complete = data if not opts.follow or data.endswith(b"\n") else data[: data.rfind(b"\n") + 1]
     lines = _render(_split_lines(complete), opts.timestamps, opts.since, _mtime(path))

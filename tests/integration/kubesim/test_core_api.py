@@ -202,6 +202,83 @@ def test_strategic_merge_directives(raw: Raw, core: client.CoreV1Api, ns: str) -
     assert [p["port"] for p in result["spec"]["ports"]] == [81, 82]
 
 
+def test_strategic_merge_patch_merges_pod_volumes_by_name(
+    raw: Raw, api_client: client.ApiClient, ns: str
+) -> None:
+    # A pod's volumes are immutable once created, so patch them where they do change: in a
+    # pod template (kubectl set volume / rollout restart do this to Deployments).
+    apps = client.AppsV1Api(api_client)
+    labels = {"app": "vols"}
+    apps.create_namespaced_deployment(
+        ns,
+        {
+            "metadata": {"name": "vols"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "containers": [{"name": "main", "image": "busybox"}],
+                        "volumes": [
+                            {"name": "data", "emptyDir": {}},
+                            {"name": "cfg", "configMap": {"name": "cfg-v1"}},
+                            {"name": "scratch", "emptyDir": {"medium": "Memory"}},
+                        ],
+                    },
+                },
+            },
+        },
+    )
+    # The typed client sends a dict body as a strategic merge patch.
+    patched = apps.patch_namespaced_deployment(
+        "vols",
+        ns,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "volumes": [
+                            {"name": "cfg", "configMap": {"name": "cfg-v2"}},
+                            {"name": "secret", "secret": {"secretName": "s"}},
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    volumes = patched.spec.template.spec.volumes
+    assert [v.name for v in volumes] == ["data", "cfg", "scratch", "secret"]
+    by_name = {v.name: v for v in volumes}
+    assert by_name["cfg"].config_map.name == "cfg-v2"
+    assert by_name["data"].empty_dir is not None
+    assert by_name["scratch"].empty_dir.medium == "Memory"
+    assert by_name["secret"].secret.secret_name == "s"
+    assert [c.name for c in patched.spec.template.spec.containers] == ["main"]
+
+    path = f"/apis/apps/v1/namespaces/{ns}/deployments/vols"
+    status, result = raw(
+        "PATCH",
+        path,
+        {"spec": {"template": {"spec": {"volumes": [{"name": "scratch", "$patch": "delete"}]}}}},
+        content_type="application/strategic-merge-patch+json",
+    )
+    assert status == 200
+    assert [v["name"] for v in result["spec"]["template"]["spec"]["volumes"]] == [
+        "data",
+        "cfg",
+        "secret",
+    ]
+    # A JSON merge patch, by contrast, replaces the whole list.
+    status, result = raw(
+        "PATCH",
+        path,
+        {"spec": {"template": {"spec": {"volumes": [{"name": "only", "emptyDir": {}}]}}}},
+        content_type="application/merge-patch+json",
+    )
+    assert status == 200
+    assert [v["name"] for v in result["spec"]["template"]["spec"]["volumes"]] == ["only"]
+
+
 def test_server_side_apply_creates_then_merges(raw: Raw, ns: str) -> None:
     def apply(body: str) -> tuple[dict, int]:
         status, data = raw(
@@ -370,6 +447,20 @@ def test_seeded_cluster(core: client.CoreV1Api) -> None:
     assert all(n.status.allocatable for n in nodes)
     sa = core.read_namespaced_service_account("default", "default")
     assert sa.metadata.name == "default"
+
+
+def test_node_kubelet_version_matches_server_version(
+    api_client: client.ApiClient, core: client.CoreV1Api
+) -> None:
+    version = client.VersionApi(api_client).get_code()
+    for node in core.list_node().items:
+        info = node.status.node_info
+        assert info.kubelet_version.startswith(f"v{version.major}.{version.minor}."), (
+            node.metadata.name,
+            info.kubelet_version,
+            version.git_version,
+        )
+        assert info.kube_proxy_version == info.kubelet_version
 
 
 def test_leases_and_events(api_client: client.ApiClient, core: client.CoreV1Api, ns: str) -> None:

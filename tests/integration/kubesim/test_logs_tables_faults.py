@@ -63,6 +63,21 @@ def test_logs_container_choice_and_timestamps(
     assert stamped.startswith("2020-01-01T00:00:00.000000000Z old")
     recent = core.read_namespaced_pod_log("multi", ns, container="b", since_seconds=60)
     assert recent == "new\n"
+    # Only "\n" ends a line: a progress bar's "\r" stays inside its timestamped line.
+    text = "2020-01-01T00:00:00.000000000Z 10%\r100%\n2999-01-01T00:00:00.000000000Z done\n"
+    sim.write_container_log(ns, "multi", "a", text)
+    assert core.read_namespaced_pod_log("multi", ns, container="a") == "10%\r100%\ndone\n"
+    recent = core.read_namespaced_pod_log("multi", ns, container="a", since_seconds=60)
+    assert recent == "done\n"
+    stamped = core.read_namespaced_pod_log("multi", ns, container="a", timestamps=True)
+    assert stamped == text
+    # No run of the container ended yet: nothing for previous=true.
+    with pytest.raises(ApiException) as exc:
+        core.read_namespaced_pod_log("multi", ns, container="a", previous=True)
+    assert exc.value.status == 400
+    assert json.loads(exc.value.body)["message"] == (
+        'previous terminated container "a" in pod "multi" not found'
+    )
 
 
 def test_follow_ends_when_container_terminates(

@@ -93,6 +93,36 @@ def test_merge_and_strategic_patches() -> None:
     assert retained == {"b": 3}
 
 
+def test_strategic_merge_merges_pod_volumes_by_name() -> None:
+    pod = {
+        "spec": {
+            "containers": [{"name": "main", "image": "busybox"}],
+            "volumes": [
+                {"name": "data", "emptyDir": {}},
+                {"name": "cfg", "configMap": {"name": "cfg-v1", "defaultMode": 420}},
+                {"name": "scratch", "emptyDir": {"medium": "Memory"}},
+            ],
+        }
+    }
+    patch = {
+        "spec": {
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "cfg-v2"}},
+                {"name": "scratch", "$patch": "delete"},
+                {"name": "token", "secret": {"secretName": "s"}},
+            ]
+        }
+    }
+    merged = patching.strategic_merge(pod, patch)
+    assert merged["spec"]["volumes"] == [
+        {"name": "data", "emptyDir": {}},
+        {"name": "cfg", "configMap": {"name": "cfg-v2", "defaultMode": 420}},
+        {"name": "token", "secret": {"secretName": "s"}},
+    ]
+    assert merged["spec"]["containers"] == pod["spec"]["containers"]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["data", "cfg", "scratch"]  # untouched
+
+
 def test_json_patch_errors_are_422() -> None:
     doc = {"a": [1, 2]}
     assert patching.json_patch(

@@ -80,6 +80,53 @@ def test_all_namespaces_watch(core: client.CoreV1Api, ns: str) -> None:
     assert events[0][:2] == ("ADDED", "x")
 
 
+def test_all_namespaces_watch_with_namespace_field_selector(
+    core: client.CoreV1Api, ns: str, sim: KubeSim
+) -> None:
+    other = f"{ns}-other"
+    core.create_namespace({"metadata": {"name": other}})
+    for namespace in (other, ns):
+        core.create_namespaced_config_map(namespace, {"metadata": {"name": "before"}})
+    events: list[tuple[str, str, str]] = []
+
+    def consume() -> None:
+        w = watch.Watch()
+        for event in w.stream(
+            core.list_config_map_for_all_namespaces,
+            field_selector=f"metadata.namespace={ns}",
+            timeout_seconds=10,
+        ):
+            meta = event["raw_object"]["metadata"]
+            events.append((event["type"], meta["namespace"], meta["name"]))
+            if meta["name"] == "last":
+                w.stop()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    wait_until(
+        lambda: any(w["resource"] == "configmaps" and w["namespace"] == "" for w in sim.watches()),
+        message="all-namespaces configmap watch registered",
+    )
+    # Live events from both namespaces; the watch must pass on only those of ``ns``.
+    core.create_namespaced_config_map(other, {"metadata": {"name": "after"}})
+    core.patch_namespaced_config_map("before", other, {"data": {"k": "v"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "after"}})
+    core.delete_namespaced_config_map("before", other)
+    core.delete_namespaced_config_map("before", ns)
+    core.create_namespaced_config_map(other, {"metadata": {"name": "last"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "last"}})
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert events == [
+        ("ADDED", ns, "before"),
+        ("ADDED", ns, "after"),
+        ("DELETED", ns, "before"),
+        ("ADDED", ns, "last"),
+    ]
+    listed = core.list_config_map_for_all_namespaces(field_selector=f"metadata.namespace={ns}")
+    assert sorted(c.metadata.name for c in listed.items) == ["after", "last"]
+
+
 def test_selector_watch_sees_objects_enter_and_leave(core: client.CoreV1Api, ns: str) -> None:
     rv = core.list_namespaced_config_map(ns).metadata.resource_version
     core.create_namespaced_config_map(ns, {"metadata": {"name": "s", "labels": {"app": "a"}}})

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+import yaml
 from kubernetes import client, config
 
-from tests.kubesim.harness import KubeSim, wait_until
+from tests.kubesim.cluster.nodes import NodeConfigError, load_nodes
+from tests.kubesim.harness import REPO_ROOT, KubeSim, wait_until
 
 from .support import PRINT_VAL_LOSS, job_manifest, job_pods, wait_job_condition
 
@@ -62,3 +67,27 @@ def test_configured_nodes_are_used(tmp_path: Path) -> None:
             )
         finally:
             api.close()
+
+
+def test_help_describes_the_node_config_format(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.kubesim", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    help_text = " ".join(result.stdout.split())  # argparse wraps lines
+    assert "--nodes FILE" in help_text
+    assert "YAML/JSON file with Node objects" not in help_text
+    for word in ("nodes:", "name", "labels", "taints", "capacity", "cluster/nodes.py"):
+        assert word in help_text, word
+    # What the help describes is what --nodes reads; a list of Node objects is refused.
+    path = tmp_path / "nodes.yaml"
+    path.write_text(NODES)
+    [node] = load_nodes(path)
+    assert node["metadata"]["name"] == "trainer"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}}))
+    with pytest.raises(NodeConfigError, match="'nodes'"):
+        load_nodes(path)

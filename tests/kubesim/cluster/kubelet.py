@@ -5,6 +5,11 @@ to a known node it starts a :class:`PodWorker` task that runs init containers on
 the app containers concurrently, applies the restart policy, enforces ``activeDeadlineSeconds``
 and reports status the way kubelet does (phase, conditions, container states, exit codes).
 
+A container's stdout and stderr share one pipe, read by a :class:`ContainerLog` protocol on the
+event loop (no thread, no task per container) that writes each line to the container's log file
+with the time it arrived in front (the CRI log format's timestamp), so the API can serve
+``timestamps`` and ``sinceSeconds``/``sinceTime`` per line.
+
 Every container process is started in its own session, so its process group is the container:
 stopping a container kills the whole group, and when a container's main process exits whatever
 it left running in its group is killed too (a container's processes die with its PID 1).
@@ -25,9 +30,9 @@ import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from ..logs import container_log_path
+from ..logs import container_log_path, container_runs_path, log_timestamp
 from .client import ApiClient, ApiError, Informer, Obj, pod_path
 from .containers import (
     ContainerConfigError,
@@ -46,6 +51,10 @@ RESTART_BACKOFF_BASE = 1.0  # kubelet: 10s doubling to 5 min; here 1s doubling t
 RESTART_BACKOFF_CAP = 8.0
 CONFIG_RETRY_CAP = 8.0
 OOM_EXIT_CODE = 137
+# After a container's main process exits (and its group is killed), how long its log pipe may
+# stay open: only a process that left the container's process group can hold it that long.
+LOG_DRAIN_SECONDS = 2.0
+_MEMORY_ERROR_WINDOW = 4096
 TERMINAL_PHASES = ("Succeeded", "Failed")
 
 
@@ -84,6 +93,74 @@ def _qos_class(pod: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+class ContainerLog(asyncio.Protocol):
+    """The reading end of one container run's stdout+stderr pipe, writing the container's log.
+
+    Every line goes to the log file as ``<RFC 3339 timestamp, nanoseconds> <line>``, stamped
+    with the time its first byte was read. Bytes are written as soon as they arrive (one write
+    per read, no buffering), so a line still being printed shows up at once and the rest of it
+    follows without a second timestamp. When the pipe closes in the middle of a line, a newline
+    ends it, as the CRI runtimes do, so readers and the next run's output see whole lines.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.at_line_start = True
+        self.tail = b""  # the last bytes this run printed (for the MemoryError check)
+        self.transport: asyncio.BaseTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        stamp = log_timestamp() + b" "
+        ends_line = data.endswith(b"\n")
+        body = data.replace(b"\n", b"\n" + stamp)
+        if ends_line:
+            body = body[: -len(stamp)]
+        if self.at_line_start:
+            body = stamp + body
+        self.at_line_start = ends_line
+        self._write(body)
+        self.tail = (self.tail + data)[-_MEMORY_ERROR_WINDOW:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.at_line_start:
+            self._write(b"\n")
+            self.at_line_start = True
+        self.handle.close()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                written = self.handle.write(view)
+                if not written:
+                    raise OSError("short write")
+                view = view[written:]
+        except (OSError, ValueError) as error:  # disk full, or closed: lose the output, not the pod
+            log.warning("writing container log %s failed: %s", self.handle.name, error)
+
+    def close(self) -> None:
+        """Stop reading (whatever is still in the pipe is lost); the file closes soon after."""
+        if self.transport is not None:
+            self.transport.close()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every writer of the pipe is gone and all it said is in the log file;
+        after ``timeout`` stop reading instead."""
+        if self.closed.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self.closed), timeout)
+        except TimeoutError:
+            self.close()
+            await self.closed
+
+
 class ContainerRuntime:
     """The processes of one container over its restarts, plus the status kubelet reports."""
 
@@ -92,6 +169,7 @@ class ContainerRuntime:
         self.name = str(spec.get("name", ""))
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
+        self.output: ContainerLog | None = None
         self.restart_count = 0
         self.state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
         self.last_state: dict[str, Any] = {}
@@ -131,6 +209,58 @@ class ContainerRuntime:
                 await asyncio.wait_for(process.wait(), grace)
         self.signal_group(signal.SIGKILL)
         await process.wait()
+        await self.drain_output()
+
+    async def start(self, argv: list[str], **options: Any) -> None:
+        """Start one run of the container: its output appends to the log (a new container
+        truncates it: a recreated pod of the same name must not show the old one's output), and
+        the offset where the run's output begins is recorded for ``previous=true``."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        first = not self.restart_count
+        handle = open(self.log_path, "wb" if first else "ab", buffering=0)  # noqa: SIM115
+        try:
+            with open(container_runs_path(self.log_path), "w" if first else "a") as runs:
+                runs.write(f"{handle.tell()}\n")
+            read_fd, write_fd = os.pipe()
+        except BaseException:
+            handle.close()
+            raise
+        pipe = open(read_fd, "rb", buffering=0)  # noqa: SIM115 (the transport closes it)
+        try:
+            loop = asyncio.get_running_loop()
+            _, self.output = await loop.connect_read_pipe(lambda: ContainerLog(handle), pipe)
+        except BaseException:
+            pipe.close()
+            handle.close()
+            os.close(write_fd)
+            raise
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=asyncio.subprocess.STDOUT,
+                **options,
+            )
+        except BaseException:
+            self.close_output()
+            raise
+        finally:
+            os.close(write_fd)  # the container holds the only writing end now
+
+    async def drain_output(self) -> None:
+        """Wait (bounded) until the run's output is all in the log file."""
+        if self.output is not None:
+            await self.output.drain(LOG_DRAIN_SECONDS)
+
+    def close_output(self) -> None:
+        if self.output is not None:
+            self.output.close()
+
+    def printed_memory_error(self) -> bool:
+        """Whether this run's output ends with a Python ``MemoryError`` (the RLIMIT_DATA
+        symptom)."""
+        return self.output is not None and b"MemoryError" in self.output.tail
 
 
 class PodWorker:
@@ -272,25 +402,18 @@ class PodWorker:
                 }
             }
             return 128
-        container.log_path.parent.mkdir(parents=True, exist_ok=True)
         container.killed_by_us = False
         memory_limit = memory_limit_bytes(container.spec)
         argv, preexec = launch_argv(argv, memory_limit)
-        # A new container starts a new log (a recreated pod of the same name must not show the
-        # old one's output); restarts append, so earlier attempts stay readable.
-        mode = "ab" if container.restart_count else "wb"
-        with open(container.log_path, mode, buffering=0) as log_file:
-            log_offset = log_file.tell()
-            container.process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=asyncio.subprocess.STDOUT,
-                cwd=working_dir(container.spec, self.kubelet.cwd),
-                env=env,
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
+        # Restarts append to the log, so earlier attempts stay readable.
+        await container.start(
+            argv,
+            cwd=working_dir(container.spec, self.kubelet.cwd),
+            env=env,
+            start_new_session=True,
+            preexec_fn=preexec,
+        )
+        assert container.process is not None
         started = _now()
         container.state = {"running": {"startedAt": started}}
         log.debug(
@@ -307,13 +430,15 @@ class PodWorker:
         returncode = await container.process.wait()
         # The container's PID 1 is gone: nothing else in its group may outlive it.
         container.signal_group(signal.SIGKILL)
+        # Terminated is reported only once everything it printed can be read.
+        await container.drain_output()
         exit_code = 128 - returncode if returncode < 0 else returncode
         reason = "Completed" if exit_code == 0 else "Error"
         if (
             exit_code != 0
             and memory_limit is not None
             and not container.killed_by_us
-            and (returncode == -signal.SIGKILL or _log_mentions_memory_error(container, log_offset))
+            and (returncode == -signal.SIGKILL or container.printed_memory_error())
         ):
             reason, exit_code = "OOMKilled", OOM_EXIT_CODE
         container.state = {
@@ -436,6 +561,7 @@ class PodWorker:
         finally:
             for container in [*self.init, *self.main]:
                 container.signal_group(signal.SIGKILL)
+                container.close_output()
 
     async def terminate(self) -> None:
         """Stop the pod because it is being deleted: kill its processes, report them killed."""
@@ -448,17 +574,6 @@ class PodWorker:
             self.phase = "Failed"
         with contextlib.suppress(ApiError, OSError):
             await self.publish()  # only lands if finalizers still hold the object
-
-
-def _log_mentions_memory_error(container: ContainerRuntime, offset: int) -> bool:
-    """Whether this run's output ends with a Python ``MemoryError`` (the RLIMIT_DATA symptom)."""
-    try:
-        with open(container.log_path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(offset, size - 4096))
-            return b"MemoryError" in handle.read()
-    except OSError:
-        return False
 
 
 class Kubelet:

@@ -29,10 +29,13 @@ from typing import Any
 
 import yaml
 
+from ..discovery import KUBE_VERSION
+
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_CAPACITY = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-KUBELET_VERSION = "v1.31.0-kubesim"
+# Nodes run the kubelet of the version the API server reports at /version (same minor).
+KUBELET_VERSION = KUBE_VERSION["gitVersion"]
 
 
 class NodeConfigError(ValueError):
