@@ -2,7 +2,7 @@
 # The kubetune operator image.
 #
 #   docker build -t ghcr.io/kubetune/kubetune:0.1.0 .
-#   docker build --build-arg EXTRAS=gp -t ghcr.io/kubetune/kubetune:0.1.0-gp .   # + PyTorch (CPU) for strategy gp
+#   docker build --build-arg EXTRAS=gp -t ghcr.io/kubetune/kubetune:0.1.0-gp .   # + PyTorch (CPU), greenlet: strategy gp
 #
 # Two stages: the first builds the wheel and a virtualenv from the pinned requirements; the
 # final stage copies only the virtualenv onto the same slim base: no compiler, no pip cache, no
@@ -20,17 +20,20 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/kubetune
-COPY requirements/operator.txt requirements/operator.txt
+COPY requirements/operator.txt requirements/gp.txt requirements/
 # Exact pins from pip-compile (requirements/operator.txt), installed before the source is copied
-# so the layer is reused across code changes.
-RUN /opt/kubetune/bin/pip install --no-deps -r requirements/operator.txt
+# so the layer is reused across code changes. EXTRAS=gp adds requirements/gp.txt, also pinned
+# and --no-deps: torch's CPU build (torch==2.13.0+cpu, only on TORCH_INDEX_URL), greenlet and
+# torch's own dependencies (about 860 MB installed).
+RUN /opt/kubetune/bin/pip install --no-deps -r requirements/operator.txt \
+    && if [ "$EXTRAS" = "gp" ]; then \
+         /opt/kubetune/bin/pip install --no-deps -r requirements/gp.txt \
+           --extra-index-url "$TORCH_INDEX_URL"; \
+       fi
 COPY pyproject.toml README.md ./
 COPY operator/ operator/
 RUN /opt/kubetune/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/kubetune/bin/pip install --no-deps /wheels/kubetune-*.whl \
-    && if [ "$EXTRAS" = "gp" ]; then \
-         /opt/kubetune/bin/pip install --index-url "$TORCH_INDEX_URL" torch==2.13.0; \
-       fi \
     && /opt/kubetune/bin/pip check \
     && /opt/kubetune/bin/python -m pip uninstall --yes --quiet pip \
     && /opt/kubetune/bin/python -m compileall -q /opt/kubetune

@@ -1,6 +1,7 @@
 """Render the Helm chart and reason about what it grants: RBAC checks, kstatus and Argo CD health.
 
-* ``render(helm, values)``: ``helm template`` output as a list of objects.
+* ``render(helm, values, api_versions)``: ``helm template`` output as a list of objects.
+* ``matches(selector, labels)``: whether a label selector (matchLabels, matchExpressions) selects.
 * ``Access`` / ``operator_accesses``: what the operator (kopf and its own client) asked the
   emulated API server for, from kubesim's request log.
 * ``denied(objects, accesses)``: the accesses the rendered RBAC does not permit.
@@ -48,7 +49,10 @@ def set_flags(values: Mapping[str, Any]) -> list[str]:
     return flags
 
 
-def render(helm: Path, values: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def render(
+    helm: Path, values: Mapping[str, Any] | None = None, api_versions: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """``api_versions``: what the cluster would serve beyond the built-in APIs (--api-versions)."""
     result = helm_run(
         helm,
         "template",
@@ -58,12 +62,34 @@ def render(helm: Path, values: Mapping[str, Any] | None = None) -> list[dict[str
         RELEASE_NAMESPACE,
         "--include-crds",
         *set_flags(values or {}),
+        *[flag for api in api_versions for flag in ("--api-versions", api)],
     )
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def of_kind(objects: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
+
+
+def matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A metav1.LabelSelector's verdict on a set of labels (an empty selector selects all)."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        operator, value = expression["operator"], labels.get(expression["key"])
+        if operator == "Exists":
+            selected = value is not None
+        elif operator == "DoesNotExist":
+            selected = value is None
+        elif operator == "In":
+            selected = value in expression["values"]
+        elif operator == "NotIn":
+            selected = value not in expression["values"]
+        else:
+            raise ValueError(f"not a label selector operator: {operator}")
+        if not selected:
+            return False
+    return True
 
 
 @dataclass(frozen=True, order=True)

@@ -4,22 +4,46 @@ values checked by values.schema.json, the CRD copy in sync, and an install on th
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kubetune.api.crd import CHART_CRD_PATH, DEFAULT_CRD_PATH, render_crd
+from kubetune.api.loading import parse_tuningjob
+from kubetune.api.status import SummaryConditionType
+from kubetune.cli.main import cli
+from kubetune.controller.template import LABEL_TRIAL, render_trial_job
+from kubetune.runtime.kubernetes.retention import JobRetention
 
 from tests.kubesim.harness import KubeSim
 
-from .support import CHART, RELEASE, RELEASE_NAMESPACE, helm_run, of_kind, render, rule_grants
+from .support import (
+    CHART,
+    RELEASE,
+    RELEASE_NAMESPACE,
+    REPO_ROOT,
+    helm_run,
+    matches,
+    of_kind,
+    render,
+    rule_grants,
+)
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0", "1.35.0"]
 # Kinds from other projects' CRDs have no schema in kubernetes-validate: checked by hand below.
-NOT_IN_KUBERNETES = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+NOT_IN_KUBERNETES = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+}
 
 MODES: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -42,7 +66,30 @@ MODES: dict[str, dict[str, Any]] = {
     },
     "crds-not-kept": {"crds.keep": False, "fullnameOverride": "tuning"},
     "no-secrets": {"rbac.secrets": False},
+    "trial-metrics": {
+        "watchNamespaces": ["team-a", "team-b"],
+        "trialPodMonitor.enabled": True,
+        "trialPodMonitor.labels": {"release": "prometheus"},
+        "trialPodMonitor.portName": "prom",
+        "trialPodMonitor.path": "/stats/prometheus",
+        "trialPodMonitor.interval": "30s",
+        "operator.finishedJobRetention": "1h30m",
+        "operator.keepBestJob": False,
+    },
+    "trial-metrics-clusterwide": {
+        "trialPodMonitor.enabled": True,
+        "operator.finishedJobRetention": "never",
+    },
+    # Enabled, but the cluster serves no monitoring.coreos.com/v1: nothing to create.
+    "trial-metrics-no-api": {"trialPodMonitor.enabled": True},
 }
+# What the cluster serves beyond the built-in APIs (helm template --api-versions), per mode: the
+# Prometheus Operator's API, named by group/version/kind or by group/version.
+API_VERSIONS: dict[str, list[str]] = {
+    "trial-metrics": ["monitoring.coreos.com/v1/PodMonitor"],
+    "trial-metrics-clusterwide": ["monitoring.coreos.com/v1"],
+}
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 
 
 def render_mode_rules(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
@@ -55,7 +102,9 @@ def render_mode_rules(objects: list[dict[str, Any]]) -> set[tuple[str, str, str]
 
 @pytest.fixture(scope="module")
 def rendered(helm: Path) -> dict[str, list[dict[str, Any]]]:
-    return {mode: render(helm, values) for mode, values in MODES.items()}
+    return {
+        mode: render(helm, values, API_VERSIONS.get(mode, ())) for mode, values in MODES.items()
+    }
 
 
 def test_helm_lint_strict(helm: Path) -> None:
@@ -105,6 +154,55 @@ def test_service_monitor_scrapes_the_metrics_port(
     assert not of_kind(rendered["defaults"], "ServiceMonitor")
 
 
+def trial_pod_labels(namespace: str) -> dict[str, str]:
+    """The labels of a trial's pod, as the operator renders it (controller/template.py)."""
+    manifest = yaml.safe_load((REPO_ROOT / "examples" / "prometheus-metrics.yaml").read_text())
+    manifest["metadata"]["namespace"] = namespace
+    job = render_trial_job(parse_tuningjob(manifest), 7, {"alpha": 0.5})
+    assert job["metadata"]["namespace"] == namespace
+    labels: dict[str, str] = job["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def test_trial_pod_monitor_scrapes_trial_pods_where_the_operator_looks(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    trial = trial_pod_labels("team-a")
+    assert LABEL_TRIAL in trial
+    (monitor,) = of_kind(rendered["trial-metrics"], "PodMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["name"] == f"{RELEASE}-trials"
+    assert monitor["metadata"]["namespace"] == RELEASE_NAMESPACE
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    spec = monitor["spec"]
+    assert set(spec) == {"selector", "namespaceSelector", "podTargetLabels", "podMetricsEndpoints"}
+    # Every trial pod, in exactly the namespaces the operator watches, and none of the chart's.
+    assert matches(spec["selector"], trial)
+    assert matches(spec["selector"], trial_pod_labels("team-b"))
+    assert spec["namespaceSelector"] == {"matchNames": MODES["trial-metrics"]["watchNamespaces"]}
+    for objects in rendered.values():
+        for obj in of_kind(objects, "Deployment") + of_kind(objects, "Pod"):
+            pod = obj["spec"]["template"] if obj["kind"] == "Deployment" else obj
+            assert not matches(spec["selector"], pod["metadata"]["labels"]), obj["kind"]
+    # Series carry the TuningJob and the trial (Prometheus sanitizes the names to
+    # kubetune_io_tuningjob, kubetune_io_trial).
+    assert set(spec["podTargetLabels"]) == {LABEL_TRIAL, "kubetune.io/tuningjob"}
+    assert set(spec["podTargetLabels"]) <= set(trial)
+    assert spec["podMetricsEndpoints"] == [
+        {"port": "prom", "path": "/stats/prometheus", "interval": "30s", "scrapeTimeout": "10s"}
+    ]
+
+    (clusterwide,) = of_kind(rendered["trial-metrics-clusterwide"], "PodMonitor")
+    assert clusterwide["spec"]["namespaceSelector"] == {"any": True}
+    assert clusterwide["spec"]["podMetricsEndpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+    ]
+    assert "release" not in clusterwide["metadata"]["labels"]
+    # Off by default; never where the cluster does not serve the Prometheus Operator's API.
+    for mode in ("defaults", "monitoring", "trial-metrics-no-api"):
+        assert not of_kind(rendered[mode], "PodMonitor"), mode
+
+
 def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, Any]]]) -> None:
     (deployment,) = of_kind(rendered["defaults"], "Deployment")
     spec = deployment["spec"]
@@ -116,7 +214,12 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     (container,) = pod["containers"]
     assert container["image"] == "ghcr.io/kubetune/kubetune:0.1.0"
-    assert container["args"] == ["--health-port=8080", "--log-format=json"]
+    assert container["args"] == [
+        "--health-port=8080",
+        "--log-format=json",
+        "--finished-job-retention=10m",
+        "--keep-best-job",
+    ]
     security = container["securityContext"]
     assert security["allowPrivilegeEscalation"] is False
     assert security["readOnlyRootFilesystem"] is True
@@ -131,7 +234,13 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
 
     (monitored,) = of_kind(rendered["monitoring"], "Deployment")
     (container,) = monitored["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["--health-port=8080", "--log-format=plain", "--verbose"]
+    assert container["args"] == [
+        "--health-port=8080",
+        "--log-format=plain",
+        "--verbose",
+        "--finished-job-retention=10m",
+        "--keep-best-job",
+    ]
     assert {"name": "KUBETUNE_PROMETHEUS_URL", "value": MODES["monitoring"]["prometheus.url"]} in (
         container["env"]
     )
@@ -142,6 +251,133 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
     pod = pinned["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "ml-operator"
     assert pod["containers"][0]["image"] == "ghcr.io/kubetune/kubetune@sha256:" + "a" * 64
+
+
+def operator_retention(args: list[str]) -> tuple[bool, JobRetention | None]:
+    """Whether ``kubetune operator ARGS`` accepts its arguments, and the Job retention it would
+    run with (the operator itself is not started)."""
+    seen: list[JobRetention | None] = []
+
+    def run_operator(
+        namespaces: Any,
+        health_port: Any,
+        kubeconfig: Any,
+        log_format: Any,
+        verbose: Any,
+        retention: JobRetention | None,
+    ) -> None:
+        seen.append(retention)
+
+    unset: dict[str, str | None] = {
+        "KUBETUNE_FINISHED_JOB_RETENTION": None,
+        "KUBETUNE_KEEP_BEST_JOB": None,
+    }
+    with mock.patch("kubetune.operator.run.run_operator", run_operator):
+        result = CliRunner().invoke(cli, ["operator", *args], env=unset)
+    if result.exit_code == 2:  # click's usage error: a value it refuses
+        return False, None
+    assert result.exit_code == 0, result.output
+    (retention,) = seen
+    return True, retention
+
+
+def deployment_args(objects: list[dict[str, Any]]) -> list[str]:
+    (deployment,) = of_kind(objects, "Deployment")
+    args: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
+def test_the_defaults_are_the_operators() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["operator"]
+    assert values["finishedJobRetention"] == "10m"
+    assert values["keepBestJob"] is True
+    # The operator's own defaults, with no flag at all: the chart changes nothing by default.
+    assert operator_retention([]) == (True, JobRetention(600.0, keep_best=True))
+
+
+@pytest.mark.parametrize(
+    ("values", "retention"),
+    [
+        ({}, JobRetention(600.0, keep_best=True)),
+        ({"operator.finishedJobRetention": "1h30m"}, JobRetention(5400.0, keep_best=True)),
+        ({"operator.finishedJobRetention": "0.5s"}, JobRetention(0.5, keep_best=True)),
+        ({"operator.finishedJobRetention": "0"}, JobRetention(0.0, keep_best=True)),
+        ({"operator.finishedJobRetention": 0}, JobRetention(0.0, keep_best=True)),
+        ({"operator.keepBestJob": False}, JobRetention(600.0, keep_best=False)),
+        ({"operator.finishedJobRetention": "never"}, None),
+    ],
+)
+def test_the_operator_runs_with_the_rendered_retention(
+    helm: Path, values: dict[str, Any], retention: JobRetention | None
+) -> None:
+    args = deployment_args(render(helm, values))
+    flags = [a for a in args if "job" in a]
+    assert flags == [
+        f"--finished-job-retention={values.get('operator.finishedJobRetention', '10m')}",
+        "--keep-best-job" if values.get("operator.keepBestJob", True) else "--no-keep-best-job",
+    ]
+    assert operator_retention(args) == (True, retention)
+
+
+def test_the_rendered_modes_pass_their_retention(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    assert operator_retention(deployment_args(rendered["trial-metrics"])) == (
+        True,
+        JobRetention(5400.0, keep_best=False),
+    )
+    assert operator_retention(deployment_args(rendered["trial-metrics-clusterwide"])) == (
+        True,
+        None,
+    )
+
+
+RETENTION_SCHEMA = jsonschema.Draft7Validator(SCHEMA["definitions"]["retention"])
+RETENTION_SAMPLES = [
+    *["never", "0", "0s", "10m", "90s", "2h", "1h30m", "0.5s", "1.5h", "0h1s", "1h0m", "001m"],
+    *["0m", "00s", "0.0s", "0h0m", "", "Never", "never ", "10", "5", "1d", "1ms", "-1s"],
+    *["10 m", " 10m", "10m ", ".5s", "1.s", "s", "m1", "1m1", "1e3s", "10M"],
+]
+
+
+@pytest.mark.parametrize("text", RETENTION_SAMPLES)
+def test_the_schema_takes_the_retentions_the_operator_takes(text: str) -> None:
+    accepted, _ = operator_retention([f"--finished-job-retention={text}"])
+    assert RETENTION_SCHEMA.is_valid(text) == accepted
+
+
+@given(
+    text=st.one_of(
+        st.text(alphabet="0123456789.smh", max_size=8),
+        st.from_regex(r"\A([0-9]{1,3}(\.[0-9]{1,2})?[smh]){1,3}\Z"),
+        st.integers(min_value=-2, max_value=100),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_the_schema_and_the_operator_agree_on_any_retention(text: str | int) -> None:
+    # An integer is what `--set operator.finishedJobRetention=0` gives the chart; it renders as
+    # the same digits on the command line.
+    accepted, _ = operator_retention([f"--finished-job-retention={text}"])
+    assert RETENTION_SCHEMA.is_valid(text) == accepted, text
+
+
+def test_readme_lists_the_retention_and_trial_monitoring_values() -> None:
+    table = [
+        line
+        for line in (REPO_ROOT / "README.md").read_text().splitlines()
+        if line.startswith("| `") and ("operator." in line or "trialPodMonitor" in line)
+    ]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    retention = next(line for line in table if "`operator.finishedJobRetention`" in line)
+    assert "`operator.keepBestJob`" in retention
+    operator = values["operator"]
+    assert f"`{operator['finishedJobRetention']}`, `{str(operator['keepBestJob']).lower()}`" in (
+        retention
+    )
+    monitor = next(line for line in table if "`trialPodMonitor.enabled`" in line)
+    for key, default in values["trialPodMonitor"].items():
+        assert f"`.{key}`" in monitor or key == "enabled", key
+        assert default in ({}, False) or f"`{default}`" in monitor, key
 
 
 def test_recommended_labels_on_every_object(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -263,6 +499,18 @@ def test_crd_copy_is_generated_and_rendered_unchanged(
         ({"serviceMonitor.interval": "30 seconds"}, "interval"),
         ({"rbac.wildcards": True}, "wildcards"),
         ({"replicas": 2}, "replicas"),
+        ({"operator.finishedJobRetention": "0m"}, "finishedJobRetention"),
+        ({"operator.finishedJobRetention": "10 minutes"}, "finishedJobRetention"),
+        ({"operator.finishedJobRetention": "1d"}, "finishedJobRetention"),
+        ({"operator.finishedJobRetention": 600}, "finishedJobRetention"),
+        ({"operator.keepBestJob": "no"}, "keepBestJob"),
+        ({"trialPodMonitor.enabled": "true"}, "enabled"),
+        ({"trialPodMonitor.portName": "Metrics_Port"}, "portName"),
+        ({"trialPodMonitor.portName": 9090}, "portName"),
+        ({"trialPodMonitor.path": "metrics"}, "path"),
+        ({"trialPodMonitor.interval": "15"}, "interval"),
+        ({"trialPodMonitor.labels": {"release": 1}}, "labels"),
+        ({"trialPodMonitor.namespaces": ["ml"]}, "namespaces"),
     ],
 )
 def test_schema_rejects_bad_values(helm: Path, values: dict[str, Any], complaint: str) -> None:
@@ -273,24 +521,103 @@ def test_schema_rejects_bad_values(helm: Path, values: dict[str, Any], complaint
     assert complaint in result.stderr, result.stderr
 
 
-def test_notes_say_what_to_do_next(helm: Path) -> None:
+def install_notes(helm: Path, *flags: str) -> str:
+    """The NOTES `helm install` prints (a client-side dry run)."""
     result = helm_run(
-        helm,
-        "install",
-        RELEASE,
-        str(CHART),
-        "--dry-run=client",
-        "-n",
-        RELEASE_NAMESPACE,
-        "--set-json",
-        'watchNamespaces=["ml"]',
+        helm, "install", RELEASE, str(CHART), "--dry-run=client", "-n", RELEASE_NAMESPACE, *flags
     )
-    notes = result.stdout.split("NOTES:", 1)[1]
+    return result.stdout.split("NOTES:", 1)[1]
+
+
+def step_commands(notes: str, step: int) -> list[str]:
+    """The kubectl command lines of one numbered step of the NOTES."""
+    text = notes.split(f"\n{step}. ", 1)[1].split(f"\n{step + 1}. ", 1)[0]
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("kubectl ")]
+
+
+def test_notes_say_what_to_do_next(
+    helm: Path, kube_binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    notes = install_notes(helm, "--set-json", 'watchNamespaces=["ml"]')
     assert "rollout status deployment/kubetune" in notes
     assert "helm test kubetune" in notes
-    assert "kubectl apply -n ml -f examples/quickstart.yaml" in notes
-    assert "kubectl get tuningjobs -w" in notes
     assert "It handles TuningJobs in: ml." in notes
+    assert step_commands(notes, 2) == ["kubectl apply -n ml -f examples/quickstart.yaml"]
+    watch = step_commands(notes, 3)
+    assert watch == [
+        "kubectl get tuningjobs -n ml -w",
+        "kubectl wait --for=condition=Ready tj/quickstart -n ml --timeout=1h",
+        "kubectl get tj quickstart -n ml -o jsonpath='{.status.bestTrial}'",
+        "kubectl describe tj quickstart -n ml",
+    ]
+    # The summary conditions the operator sets: Ready once complete, Stalled when failed.
+    step3 = notes.split("\n3. ", 1)[1]
+    assert f"--for=condition={SummaryConditionType.READY.value} " in step3
+    assert f"{SummaryConditionType.STALLED.value}=True" in step3
+    # Cluster-wide, every step names the same namespace as well.
+    everywhere = install_notes(helm)
+    assert "It handles TuningJobs in every namespace." in everywhere
+    for command in step_commands(everywhere, 2) + step_commands(everywhere, 3):
+        assert " -n default " in f"{command} ", command
+
+    # The commands as a user runs them, on the emulator: the TuningJob lives in ml only, so a
+    # command without -n ml would find nothing.
+    with KubeSim(controllers=False, work_dir=tmp_path / "kubesim") as sim:
+
+        def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(kube_binaries["kubectl"]), "--kubeconfig", str(sim.kubeconfig), *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+                cwd=REPO_ROOT,
+            )
+
+        def from_notes(command: str) -> subprocess.CompletedProcess[str]:
+            args = shlex.split(command)[1:]
+            args = [a for a in args if a != "-w"]  # a watch never ends: list once instead
+            args = ["--timeout=30s" if a.startswith("--timeout=") else a for a in args]
+            result = kubectl(*args)
+            assert result.returncode == 0, f"{command}:\n{result.stdout}{result.stderr}"
+            return result
+
+        assert kubectl("apply", "-f", str(DEFAULT_CRD_PATH)).returncode == 0
+        kubectl("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
+        assert kubectl("create", "namespace", "ml").returncode == 0
+        (apply,) = step_commands(notes, 2)
+        from_notes(apply)
+        status = {
+            "conditions": [
+                {"type": "Complete", "status": "True", "reason": "MaxTrialsReached"},
+                {"type": SummaryConditionType.READY.value, "status": "True", "reason": "Complete"},
+            ],
+            "bestTrial": {
+                "name": "quickstart-3",
+                "number": 3,
+                "parameters": {"max_depth": 4},
+                "objective": 52.5,
+            },
+        }
+        patch = kubectl(
+            "patch",
+            "tj",
+            "quickstart",
+            "-n",
+            "ml",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            json.dumps({"status": status}),
+        )
+        assert patch.returncode == 0, patch.stderr
+        listed, waited, best, described = (from_notes(command) for command in watch)
+        assert "quickstart" in listed.stdout
+        assert "condition met" in waited.stdout
+        assert json.loads(best.stdout)["name"] == "quickstart-3"
+        assert "quickstart" in described.stdout
+        # Without -n ml the same command would not find it.
+        assert kubectl("get", "tj", "quickstart").returncode != 0
 
 
 def test_install_upgrade_uninstall_on_the_emulator(
@@ -337,3 +664,77 @@ def test_install_upgrade_uninstall_on_the_emulator(
         assert "deployment" not in kubectl("get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name")
         # helm.sh/resource-policy: keep: the CRD, and so every TuningJob, survives.
         assert "tuningjobs.kubetune.io" in kubectl("get", "crd", "-o", "name")
+
+
+# The Prometheus Operator's PodMonitor CRD, reduced to what the API server needs to serve it.
+PODMONITOR_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "podmonitors.monitoring.coreos.com"},
+    "spec": {
+        "group": "monitoring.coreos.com",
+        "scope": "Namespaced",
+        "names": {
+            "kind": "PodMonitor",
+            "listKind": "PodMonitorList",
+            "plural": "podmonitors",
+            "singular": "podmonitor",
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "x-kubernetes-preserve-unknown-fields": True,
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_trial_pod_monitor_only_where_the_cluster_serves_it(
+    helm: Path, kube_binaries: dict[str, Path], tmp_path: Path
+) -> None:
+    """Enabled on a cluster without the Prometheus Operator, the install still works and the
+    NOTES say why there is no PodMonitor; once its CRD is there, an upgrade creates it."""
+    with KubeSim(controllers=False, work_dir=tmp_path / "kubesim") as sim:
+
+        def run(*args: str) -> str:
+            return helm_run(helm, "--kubeconfig", str(sim.kubeconfig), *args).stdout
+
+        def kubectl(*args: str, stdin: str | None = None) -> str:
+            return subprocess.run(
+                [str(kube_binaries["kubectl"]), "--kubeconfig", str(sim.kubeconfig), *args],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+                input=stdin,
+            ).stdout
+
+        enable = ["-n", RELEASE_NAMESPACE, "--set", "trialPodMonitor.enabled=true"]
+        installed = run("install", RELEASE, str(CHART), "--create-namespace", *enable)
+        assert "no PodMonitor was created" in installed
+        assert "deployment.apps/kubetune" in kubectl(
+            "get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name"
+        )
+
+        kubectl("apply", "-f", "-", stdin=json.dumps(PODMONITOR_CRD))
+        kubectl("wait", "--for=condition=Established", "crd/podmonitors.monitoring.coreos.com")
+        upgraded = run("upgrade", RELEASE, str(CHART), *enable)
+        assert f"through PodMonitor {RELEASE}-trials" in upgraded
+        assert "no PodMonitor was created" not in upgraded
+        monitor = json.loads(
+            kubectl(
+                "get", "podmonitors", f"{RELEASE}-trials", "-n", RELEASE_NAMESPACE, "-o", "json"
+            )
+        )
+        assert matches(monitor["spec"]["selector"], trial_pod_labels("default"))
+        assert monitor["spec"]["namespaceSelector"] == {"any": True}
+        run("uninstall", RELEASE, "-n", RELEASE_NAMESPACE)
+        assert not kubectl("get", "podmonitors", "-n", RELEASE_NAMESPACE, "-o", "name").strip()

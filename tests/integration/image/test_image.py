@@ -6,6 +6,7 @@ emulated API server."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import shutil
 import signal
@@ -16,26 +17,58 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
-from tests.integration.chart.support import render
+from tests.integration.chart.support import of_kind, render
 from tests.integration.operator.harness import free_port
 from tests.kubesim.harness import KubeSim, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 REQUIREMENTS = REPO_ROOT / "requirements" / "operator.txt"
+GP_REQUIREMENTS = REPO_ROOT / "requirements" / "gp.txt"
 
 
 def stages() -> list[str]:
     return re.split(r"(?m)^FROM ", DOCKERFILE.read_text())[1:]
 
 
-def pins() -> dict[str, str]:
+def pins(path: Path = REQUIREMENTS) -> dict[str, str]:
     found = {}
-    for line in REQUIREMENTS.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if match := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line):
-            found[match[1].lower().replace("_", "-")] = match[2]
+            found[canonicalize_name(match[1])] = match[2]
     return found
+
+
+def gp_branch(build: str) -> str:
+    """The shell the build stage runs for EXTRAS=gp, as one line."""
+    (branch,) = re.findall(r'if \[ "\$EXTRAS" = "gp" \]; then(.*?)\bfi\b', build, re.DOTALL)
+    return " ".join(str(branch).replace("\\\n", " ").split())
+
+
+def image_environments() -> list[dict[str, str]]:
+    """Marker environments of the image's Python, on both architectures it may be built for."""
+    pinned = re.search(r"(?m)^ARG PYTHON_VERSION=(\S+)$", DOCKERFILE.read_text())
+    assert pinned
+    version = pinned[1]
+    return [
+        {
+            "python_version": ".".join(version.split(".")[:2]),
+            "python_full_version": version,
+            "implementation_name": "cpython",
+            "implementation_version": version,
+            "platform_python_implementation": "CPython",
+            "os_name": "posix",
+            "sys_platform": "linux",
+            "platform_system": "Linux",
+            "platform_machine": machine,
+            "extra": "",
+        }
+        for machine in ("x86_64", "aarch64")
+    ]
 
 
 @pytest.mark.parametrize("dockerfile", [DOCKERFILE, REPO_ROOT / "examples" / "Dockerfile"])
@@ -67,12 +100,27 @@ def test_dockerfile_conventions() -> None:
     assert re.search(r'(?m)^ENTRYPOINT \["kubetune", "operator"\]$', final)
     for label in ("title", "description", "version", "revision", "licenses", "source"):
         assert f"org.opencontainers.image.{label}=" in final, label
-    # torch only when asked for.
+    # torch only when asked for, from the pinned requirements/gp.txt and nothing resolved: its
+    # CPU build from the PyTorch index, the rest from PyPI. The layer is cached like
+    # operator.txt's: the file is copied before the source.
     assert 'if [ "$EXTRAS" = "gp" ]' in build
+    branch = gp_branch(build)
+    assert branch == (
+        "/opt/kubetune/bin/pip install --no-deps -r requirements/gp.txt"
+        ' --extra-index-url "$TORCH_INDEX_URL";'
+    ), branch
+    assert re.search(r"(?m)^ARG TORCH_INDEX_URL=https://download\.pytorch\.org/whl/cpu$", build)
+    commands = "\n".join(line for line in build.splitlines() if not line.lstrip().startswith("#"))
+    assert not re.search(r"\btorch\b", commands), "torch's version belongs in requirements/gp.txt"
+    copied = re.search(r"(?m)^COPY .*\brequirements/gp\.txt\b.*$", build)
+    assert copied, "requirements/gp.txt is not copied into the build stage"
+    assert copied.start() < build.index("COPY operator/")
+    assert build.index("-r requirements/operator.txt") < build.index("-r requirements/gp.txt")
     ignored = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[1] == "*"
     assert "!operator/" in ignored
     assert "!requirements/operator.txt" in ignored
+    assert "!requirements/gp.txt" in ignored
 
 
 def test_requirements_pin_every_runtime_dependency_and_nothing_heavy() -> None:
@@ -85,6 +133,52 @@ def test_requirements_pin_every_runtime_dependency_and_nothing_heavy() -> None:
     assert not [name for name in pinned if name.startswith("nvidia-")]
 
 
+def test_gp_requirements_pin_the_extra_and_everything_it_needs() -> None:
+    """requirements/gp.txt is installed with --no-deps: whatever a package in it needs (as its
+    installed metadata says, for the image's Python on Linux) must be pinned there or in
+    operator.txt, at a version that satisfies it. The dev environment has the gp extra
+    (tests/run.sh installs `.[test,gp]`)."""
+    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["gp"]
+    gp, operator = pins(GP_REQUIREMENTS), pins()
+    for text in extra:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in gp, f"{name} (extra gp) is not pinned in {GP_REQUIREMENTS.name}"
+        assert requirement.specifier.contains(gp[name], prereleases=True), (text, gp[name])
+    # The CPU build; no CUDA.
+    assert Version(gp["torch"]).local == "cpu", gp["torch"]
+    assert not [n for n in {**operator, **gp} if n.startswith("nvidia-") or n == "triton"]
+    # pip installs gp.txt over operator.txt: a package in both must keep operator.txt's pin.
+    differ = {n: (gp[n], operator[n]) for n in gp.keys() & operator.keys() if gp[n] != operator[n]}
+    assert not differ, f"pinned differently in gp.txt and operator.txt: {differ}"
+    pinned = {**operator, **gp}
+    unmet = []
+    for name in sorted(gp):
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            pytest.fail(f"{name} is not installed: the dev environment needs `.[test,gp]`")
+        for text in distribution.requires or []:
+            requirement = Requirement(text)
+            dependency = canonicalize_name(requirement.name)
+            for environment in image_environments():
+                if requirement.marker and not requirement.marker.evaluate(environment):
+                    continue
+                version = pinned.get(dependency)
+                if version is None or not requirement.specifier.contains(version, prereleases=True):
+                    unmet.append(f"{name} needs {requirement}, pinned: {version}")
+    assert not unmet, "\n".join(sorted(set(unmet)))
+
+
+def test_readme_says_what_the_gp_image_adds() -> None:
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    (sentence,) = re.findall(r"`--build-arg EXTRAS=gp`.*?\.(?=\s|$)", readme)
+    for word in ("PyTorch", "greenlet", "requirements/gp.txt", "MB"):
+        assert word in sentence, (word, sentence)
+
+
 def helm_test_command(helm: Path) -> list[str]:
     objects = render(helm)
     (pod,) = [
@@ -94,6 +188,14 @@ def helm_test_command(helm: Path) -> list[str]:
     ]
     command: list[str] = pod["spec"]["containers"][0]["command"]
     return command
+
+
+def chart_operator_args(helm: Path, port: int) -> list[str]:
+    """The default chart's arguments to the image's entrypoint, on another health port."""
+    (deployment,) = of_kind(render(helm), "Deployment")
+    args: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--health-port=8080" in args
+    return [f"--health-port={port}" if a == "--health-port=8080" else a for a in args]
 
 
 def test_entrypoint_runs_from_the_wheel_in_a_clean_venv(
@@ -148,18 +250,17 @@ def test_entrypoint_runs_from_the_wheel_in_a_clean_venv(
 
     with KubeSim(controllers=False, work_dir=tmp_path / "kubesim") as sim:
         port = free_port()
+        args = chart_operator_args(kube_binaries["helm"], port)
+        assert "--log-format=json" in args
+        assert "--finished-job-retention=10m" in args
+        assert "--keep-best-job" in args
         env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "KUBECONFIG": str(sim.kubeconfig)}
         log = tmp_path / "operator.log"
         with log.open("wb") as out:
             # What the image's ENTRYPOINT runs, with the chart's arguments, from outside the
             # checkout so nothing but the clean venv is importable.
             process = subprocess.Popen(
-                [
-                    str(venv / "bin" / "kubetune"),
-                    "operator",
-                    f"--health-port={port}",
-                    "--log-format=json",
-                ],
+                [str(venv / "bin" / "kubetune"), "operator", *args],
                 cwd=tmp_path,
                 env=env,
                 stdout=out,
