@@ -15,12 +15,23 @@ from kubetune.api.spec import (
     TuningJob,
     TuningJobSpec,
 )
-from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts, TrialReason
+from kubetune.api.status import (
+    AuxiliaryConditionType,
+    AuxiliaryReason,
+    BestTrial,
+    ConditionType,
+    Reason,
+    SummaryConditionType,
+    TrialCounts,
+    TrialReason,
+)
 
 __all__ = [
     "API_GROUP",
     "API_VERSION",
     "KIND",
+    "AuxiliaryConditionType",
+    "AuxiliaryReason",
     "BestTrial",
     "ConditionType",
     "FieldError",
@@ -31,6 +42,7 @@ __all__ = [
     "Reason",
     "SpecError",
     "Strategy",
+    "SummaryConditionType",
     "TrialCounts",
     "TrialReason",
     "TrialTemplate",

@@ -41,7 +41,16 @@ import yaml
 
 from kubetune.api.settings import SETTINGS_MODELS
 from kubetune.api.spec import API_GROUP, KIND, TuningJob, TuningJobSpec
-from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts
+from kubetune.api.status import (
+    AuxiliaryConditionType,
+    AuxiliaryReason,
+    BestTrial,
+    ConditionType,
+    Reason,
+    SummaryConditionType,
+    TrialCounts,
+    TrialReason,
+)
 
 Schema = dict[str, Any]
 
@@ -150,15 +159,55 @@ def _job_spec_schema(description: str) -> Schema:
     return _preserved(description, properties={"template": template}, required=["template"])
 
 
+def _names(*members: Any) -> str:
+    """'A, B or C' of enum members."""
+    values = [str(m.value) for m in members]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+_READY, _STALLED = SummaryConditionType.READY.value, SummaryConditionType.STALLED.value
+_SPEC_ACCEPTED = AuxiliaryConditionType.SPEC_ACCEPTED.value
+_METRICS_SOURCE = AuxiliaryConditionType.METRICS_SOURCE_AVAILABLE.value
+_REFUSALS = (Reason.INVALID_SPEC, Reason.SEARCH_SPACE_CHANGED)
+_STATES = _names(*ConditionType)
+_STATE_TYPES = "/".join(t.value for t in ConditionType)
+
+_CONDITION_TYPES = (
+    f"Condition type. The state of the study: {_STATES}; exactly one of them is True. "
+    f"Summaries for Flux/kstatus and Argo CD: {_READY} (True once Complete, False while "
+    f"running or after a failure) and {_STALLED} (present, True, only when Failed). Beside "
+    f"the state, never changing it: {_SPEC_ACCEPTED} (False while the latest edit of the "
+    "spec is refused; the study goes on with the spec accepted before) and "
+    f"{_METRICS_SOURCE} (with spec.metrics.source prometheus: False while Prometheus cannot "
+    "be queried). `kubectl wait --for=condition=Complete` works on these."
+)
+_CONDITION_REASONS = (
+    f"Why, in PascalCase. {_STATE_TYPES} (and {_READY}/{_STALLED}): "
+    + ", ".join(r.value for r in Reason if r not in _REFUSALS)
+    + f"; {_names(*_REFUSALS)} when Failed because no spec was ever accepted. "
+    f"{_SPEC_ACCEPTED}: {AuxiliaryReason.ACCEPTED.value}, or {_names(*_REFUSALS)} naming the "
+    f"refused field. {_METRICS_SOURCE}: "
+    + _names(AuxiliaryReason.PROMETHEUS_AVAILABLE, AuxiliaryReason.PROMETHEUS_UNAVAILABLE)
+    + "."
+)
+_CONDITIONS = (
+    "Running while trials run; then Complete (a limit or the target was reached) or Failed, "
+    f"with the reason. Exactly one of {_STATES} is True, whatever else is reported. "
+    f"{_READY} and {_STALLED} summarise it for generic tools. {_SPEC_ACCEPTED} is False, "
+    "with reason InvalidSpec or SearchSpaceChanged and a Warning Event, while an edit of a "
+    "started TuningJob is refused: its study goes on with the spec accepted before (trials "
+    f"are still recorded) and {_STATE_TYPES} keep reflecting the study; reverting the edit "
+    "makes it True again. A spec never accepted is Failed (InvalidSpec) instead. "
+    f"{_METRICS_SOURCE} (spec.metrics.source prometheus only) is False while Prometheus "
+    "cannot be queried; finished trials then wait for their metrics."
+)
+
 _CONDITION: Schema = {
     "description": "One aspect of the TuningJob's state (Kubernetes condition conventions).",
     "type": "object",
     "properties": {
         "type": {
-            "description": "Condition type: "
-            + ", ".join(t.value for t in ConditionType)
-            + ", and the summaries Ready (True once Complete) and Stalled (True when Failed) "
-            "that Flux/kstatus read. `kubectl wait --for=condition=Complete` works on these.",
+            "description": _CONDITION_TYPES,
             "type": "string",
             "maxLength": 316,
         },
@@ -168,7 +217,7 @@ _CONDITION: Schema = {
             "enum": ["True", "False", "Unknown"],
         },
         "reason": {
-            "description": "Why, in PascalCase: " + ", ".join(r.value for r in Reason) + ".",
+            "description": _CONDITION_REASONS,
             "type": "string",
             "maxLength": 1024,
         },
@@ -198,7 +247,14 @@ _STATUS_DESCRIPTIONS: dict[str, str] = {
     "status.trials.active": "Trials running now (created and not finished).",
     "status.trials.succeeded": "Trials that finished and reported the objective metric.",
     "status.trials.failed": "Trials that failed (errors, timeouts, missing metrics, ...).",
-    "status.trials.pruned": "Trials stopped early by spec.earlyStopping.",
+    "status.trials.pruned": (
+        "Trials cut short without failing: stopped early by spec.earlyStopping (reason "
+        f"{TrialReason.PRUNED.value}); stopped because the TuningJob finished while they ran "
+        "(objective.target reached, maxRuntime, stopAfterTrialsWithoutImprovement or "
+        f"maxFailedTrials; reason {TrialReason.STOPPED.value}); or set aside unlaunched because "
+        f"their parameters were never fully stored (reason {TrialReason.STOPPED.value}). They "
+        "count towards maxTrials, never as failures."
+    ),
     "status.trials.total": "Trials started so far, in every state.",
     "status.bestTrial": "The best finished trial so far, by spec.objective.",
     "status.bestTrial.name": "Name of the trial (<tuningjob>-<number>).",
@@ -401,10 +457,7 @@ def _status_schema() -> Schema:
         "type": "object",
         "properties": {
             "conditions": {
-                "description": (
-                    "Running while trials run; then Complete (a limit or the target was "
-                    "reached) or Failed, with the reason. Exactly one of them is True."
-                ),
+                "description": _CONDITIONS,
                 "type": "array",
                 "items": copy.deepcopy(_CONDITION),
                 "x-kubernetes-list-type": "map",

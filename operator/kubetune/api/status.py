@@ -1,8 +1,12 @@
 """Status of a TuningJob, following Kubernetes API conventions.
 
-Conditions (``Running``, ``Complete``, ``Failed``) carry PascalCase reasons; counters and the best
-trial summarise the study. There is deliberately no per-trial list: a study of 10,000 trials
-must not grow this object (the study itself lives in separate storage).
+Conditions carry PascalCase reasons. Exactly one of ``Running``, ``Complete`` and ``Failed``
+(``ConditionType``) is True: the state of the study. ``Ready`` and ``Stalled``
+(``SummaryConditionType``) summarise it for generic tools; ``SpecAccepted`` and
+``MetricsSourceAvailable`` (``AuxiliaryConditionType``) report on one aspect each and never
+change the state. Counters and the best trial summarise the study. There is deliberately no
+per-trial list: a study of 10,000 trials must not grow this object (the study itself lives in
+separate storage).
 """
 
 from __future__ import annotations
@@ -15,9 +19,28 @@ from pydantic.alias_generators import to_camel
 
 
 class ConditionType(StrEnum):
+    """The state of the study: exactly one of these conditions is True."""
+
     RUNNING = "Running"
     COMPLETE = "Complete"
     FAILED = "Failed"
+
+
+class SummaryConditionType(StrEnum):
+    """Summaries of the state in the form kstatus (Flux, kpt, cli-utils) and Argo CD read."""
+
+    READY = "Ready"  # True once Complete; False while running or after a failure
+    STALLED = "Stalled"  # present, True, only when Failed
+
+
+class AuxiliaryConditionType(StrEnum):
+    """Conditions about one aspect of a TuningJob, beside (never instead of) its state."""
+
+    # False while the latest edit of a started TuningJob is refused: its study goes on with the
+    # spec last accepted. Reasons: Accepted, or InvalidSpec / SearchSpaceChanged.
+    SPEC_ACCEPTED = "SpecAccepted"
+    # Only with spec.metrics.source prometheus. Reasons: PrometheusAvailable / Unavailable.
+    METRICS_SOURCE_AVAILABLE = "MetricsSourceAvailable"
 
 
 class Reason(StrEnum):
@@ -32,6 +55,14 @@ class Reason(StrEnum):
     SEARCH_SPACE_EXHAUSTED = "SearchSpaceExhausted"
     INVALID_SPEC = "InvalidSpec"
     SEARCH_SPACE_CHANGED = "SearchSpaceChanged"
+
+
+class AuxiliaryReason(StrEnum):
+    """Reasons of the auxiliary conditions, besides InvalidSpec and SearchSpaceChanged."""
+
+    ACCEPTED = "Accepted"  # SpecAccepted=True: the spec of this generation is in effect
+    PROMETHEUS_AVAILABLE = "PrometheusAvailable"
+    PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
 
 
 class TrialReason(StrEnum):

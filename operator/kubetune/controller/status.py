@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubetune.api.spec import TuningJobSpec
-from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts
+from kubetune.api.status import (
+    AuxiliaryConditionType,
+    AuxiliaryReason,
+    BestTrial,
+    ConditionType,
+    Reason,
+    SummaryConditionType,
+    TrialCounts,
+)
 from kubetune.controller.completion import best_trial
 from kubetune.controller.model import Completion, TrialRecord, TrialState
 from kubetune.controller.naming import trial_name
@@ -49,9 +57,9 @@ def timestamp(epoch: float) -> str:
 
 
 def condition(
-    type_: ConditionType,
+    type_: ConditionType | SummaryConditionType | AuxiliaryConditionType,
     status: bool,
-    reason: Reason,
+    reason: Reason | AuxiliaryReason,
     message: str,
     now: float,
     generation: int | None,
@@ -91,14 +99,19 @@ def conditions_for(
 
 # Summary conditions in the form kstatus (Flux, kpt, cli-utils) and Argo CD read:
 # ``Ready`` is True once the TuningJob is Complete and False while it runs or after it failed;
-# ``Stalled`` is present, True, only when it Failed. Derived from Running/Complete/Failed.
-READY = "Ready"
-STALLED = "Stalled"
+# ``Stalled`` is present, True, only when it Failed. Derived from Running/Complete/Failed only:
+# the auxiliary conditions (SpecAccepted, MetricsSourceAvailable) never change them.
+READY = SummaryConditionType.READY.value
+STALLED = SummaryConditionType.STALLED.value
 
 
 def summary_conditions(conditions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``conditions`` (without any previous summary) followed by Ready and Stalled."""
+    """``conditions`` (without any previous summary) with Ready and Stalled after the state
+    conditions, before the auxiliary ones."""
+    auxiliary = {t.value for t in AuxiliaryConditionType}
     own = [c for c in conditions if c.get("type") not in (READY, STALLED)]
+    aspects = [c for c in own if c.get("type") in auxiliary]
+    own = [c for c in own if c.get("type") not in auxiliary]
     holding = {c.get("type"): c for c in own if c.get("status") == "True"}
     decider = next(
         (
@@ -109,7 +122,7 @@ def summary_conditions(conditions: Sequence[dict[str, Any]]) -> list[dict[str, A
         None,
     )
     if decider is None:
-        return own
+        return [*own, *aspects]
 
     def summary(type_: str, status: bool) -> dict[str, Any]:
         return {**decider, "type": type_, "status": "True" if status else "False"}
@@ -117,7 +130,7 @@ def summary_conditions(conditions: Sequence[dict[str, Any]]) -> list[dict[str, A
     result = [*own, summary(READY, decider["type"] == ConditionType.COMPLETE.value)]
     if decider["type"] == ConditionType.FAILED.value:
         result.append(summary(STALLED, True))
-    return result
+    return [*result, *aspects]
 
 
 def merge_conditions(
@@ -165,7 +178,55 @@ def tuningjob_status(
     return {key: value for key, value in status.items() if value is not None}
 
 
-def invalid_status(message: str, now: float, generation: int | None) -> dict[str, Any]:
-    """The status of a TuningJob whose spec cannot be accepted; nothing was launched."""
-    failed = condition(ConditionType.FAILED, True, Reason.INVALID_SPEC, message, now, generation)
-    return {"observedGeneration": generation, "conditions": [failed]}
+def spec_accepted(now: float, generation: int | None) -> dict[str, Any]:
+    """``SpecAccepted=True``: the spec of ``generation`` is the one the study goes on with."""
+    return condition(
+        AuxiliaryConditionType.SPEC_ACCEPTED,
+        True,
+        AuxiliaryReason.ACCEPTED,
+        f"the spec of generation {generation} is in effect"
+        if generation is not None
+        else "the spec is in effect",
+        now,
+        generation,
+    )
+
+
+def spec_refused(
+    reason: Reason, message: str, now: float, generation: int | None
+) -> dict[str, Any]:
+    """``SpecAccepted=False``: the spec of ``generation`` was refused (``message`` names the
+    field); whether the study goes on (with the spec accepted before) is up to the caller."""
+    return condition(AuxiliaryConditionType.SPEC_ACCEPTED, False, reason, message, now, generation)
+
+
+def put_condition(
+    conditions: Sequence[dict[str, Any]],
+    item: dict[str, Any],
+    previous: Sequence[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """``conditions`` with ``item`` in place of any condition of its type, appended.
+
+    ``item`` keeps the ``lastTransitionTime`` of its type in ``previous`` when its status held.
+    """
+    old = next((c for c in previous if c.get("type") == item["type"]), None)
+    if old is not None and old.get("status") == item["status"] and "lastTransitionTime" in old:
+        item = {**item, "lastTransitionTime": old["lastTransitionTime"]}
+    return [*(c for c in conditions if c.get("type") != item["type"]), item]
+
+
+def find_condition(conditions: Sequence[dict[str, Any]], type_: str) -> dict[str, Any] | None:
+    return next((c for c in conditions if c.get("type") == type_), None)
+
+
+def invalid_status(
+    message: str,
+    now: float,
+    generation: int | None,
+    reason: Reason = Reason.INVALID_SPEC,
+) -> dict[str, Any]:
+    """The status of a TuningJob whose spec was never accepted: Failed (InvalidSpec, say) and
+    SpecAccepted=False with the same reason and message; nothing was launched."""
+    failed = condition(ConditionType.FAILED, True, reason, message, now, generation)
+    refused = spec_refused(reason, message, now, generation)
+    return {"observedGeneration": generation, "conditions": [failed, refused]}

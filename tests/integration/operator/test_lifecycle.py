@@ -113,19 +113,47 @@ def test_deleting_a_running_tuningjob_leaves_nothing_behind(
     wait_until(nothing_left, timeout=60, message="no Jobs, pods or study ConfigMaps left")
 
 
+def any_condition(cluster: Cluster, name: str, type_: str) -> dict[str, Any] | None:
+    """The TuningJob's condition of type ``type_``, True or not."""
+    status = cluster.tuningjob(name).get("status") or {}
+    return next((c for c in status.get("conditions") or [] if c["type"] == type_), None)
+
+
+def true_states(cluster: Cluster, name: str) -> list[str]:
+    """Which of Running / Complete / Failed are True (the contract: exactly one)."""
+    status = cluster.tuningjob(name).get("status") or {}
+    return [
+        c["type"]
+        for c in status.get("conditions") or []
+        if c["type"] in ("Running", "Complete", "Failed") and c["status"] == "True"
+    ]
+
+
+def patch(cluster: Cluster, name: str, kind: str, body: str) -> None:
+    cluster.kubectl("patch", "tuningjob", name, f"--type={kind}", "-p", body)
+
+
+def wait_spec_accepted(cluster: Cluster, name: str, status: str, generation: int) -> dict[str, Any]:
+    return eventually(
+        lambda: (
+            (c := any_condition(cluster, name, "SpecAccepted"))
+            and c["status"] == status
+            and c.get("observedGeneration") == generation
+            and c
+        ),
+        timeout=30,
+        message=f"SpecAccepted={status} for generation {generation} of {name}",
+    )
+
+
 def test_limits_edits_take_effect_and_search_space_edits_are_refused(
     cluster: Cluster, operator: OperatorProcess
 ) -> None:
     cluster.apply(tuningjob("editable", max_trials=2, parallel=1))
     cluster.wait_condition("editable", "Complete")
 
-    cluster.kubectl(
-        "patch",
-        "tuningjob",
-        "editable",
-        "--type=merge",
-        "-p",
-        '{"spec": {"limits": {"maxTrials": 4, "parallelTrials": 2}}}',
+    patch(
+        cluster, "editable", "merge", '{"spec": {"limits": {"maxTrials": 4, "parallelTrials": 2}}}'
     )
     eventually(
         lambda: (
@@ -136,19 +164,119 @@ def test_limits_edits_take_effect_and_search_space_edits_are_refused(
     )
     status: dict[str, Any] = cluster.tuningjob("editable")["status"]
     assert status["observedGeneration"] == 2
+    assert wait_spec_accepted(cluster, "editable", "True", 2)["reason"] == "Accepted"
 
-    cluster.kubectl(
-        "patch",
-        "tuningjob",
+    patch(
+        cluster,
         "editable",
-        "--type=json",
-        "-p",
+        "json",
         '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 2.0}]',
     )
-    refused = cluster.wait_condition("editable", "Failed", timeout=30)
+    refused = wait_spec_accepted(cluster, "editable", "False", 3)
     assert refused["reason"] == "SearchSpaceChanged"
     assert "spec.parameters cannot change" in refused["message"]
+    assert "the study goes on with the spec of generation 2" in refused["message"]
+    # The study is intact: still Complete (and Ready), never Failed or Stalled.
+    assert true_states(cluster, "editable") == ["Complete"]
+    assert cluster.condition("editable", "Ready") is not None
+    assert any_condition(cluster, "editable", "Failed") is None
+    assert any_condition(cluster, "editable", "Stalled") is None
+    status = cluster.tuningjob("editable")["status"]
+    assert status["trials"]["total"] == 4
+    assert status["observedGeneration"] == 3
+    eventually(
+        lambda: any(
+            e.reason == "SearchSpaceChanged" and e.type == "Warning"
+            for e in cluster.events("editable")
+        ),
+        message="a SearchSpaceChanged Warning event",
+    )
+    # `kubectl wait --for=condition=Failed` must not fire for a refused edit.
+    waited = cluster.kubectl(
+        "wait", "--for=condition=Failed", "tuningjob/editable", "--timeout=1s", check=False
+    )
+    assert waited.returncode != 0
+
+    patch(
+        cluster,
+        "editable",
+        "json",
+        '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 1.0}]',
+    )
+    assert wait_spec_accepted(cluster, "editable", "True", 4)["reason"] == "Accepted"
+    assert true_states(cluster, "editable") == ["Complete"]
     assert cluster.tuningjob("editable")["status"]["trials"]["total"] == 4
+
+
+def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    slow = {"env": [{"name": "TRIAL_SECONDS", "value": "1.5"}]}
+    cluster.apply(tuningjob("bad-edit", mode="slow", max_trials=3, parallel=1, container=slow))
+    eventually(lambda: cluster.jobs("bad-edit"), message="a first trial Job")
+    assert cluster.condition("bad-edit", "Running") is not None
+
+    # min > max: the CRD admits it, the operator's validation does not.
+    patch(
+        cluster,
+        "bad-edit",
+        "json",
+        '[{"op": "replace", "path": "/spec/parameters/0/min", "value": 5.0}]',
+    )
+    refused = wait_spec_accepted(cluster, "bad-edit", "False", 2)
+    assert refused["reason"] == "InvalidSpec"
+    assert "spec.parameters[0].max" in refused["message"]
+    assert true_states(cluster, "bad-edit") in (["Running"], ["Complete"])
+    assert any_condition(cluster, "bad-edit", "Failed") is None
+
+    # Trials that were running are recorded and the rest run with the accepted spec.
+    done = cluster.wait_condition("bad-edit", "Complete", timeout=60)
+    assert done["reason"] == "MaxTrialsReached"
+    status = cluster.tuningjob("bad-edit")["status"]
+    assert status["trials"]["succeeded"] == 3
+    assert true_states(cluster, "bad-edit") == ["Complete"]
+    assert any_condition(cluster, "bad-edit", "Stalled") is None
+    accepted = any_condition(cluster, "bad-edit", "SpecAccepted")
+    assert accepted is not None
+    assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
+    eventually(
+        lambda: any(e.reason == "InvalidSpec" for e in cluster.events("bad-edit")),
+        message="an InvalidSpec Warning event",
+    )
+
+
+def active_trial_jobs(cluster: Cluster, name: str) -> int:
+    """Trial Jobs the Job controller counts active pods for, right now."""
+    return sum(1 for j in cluster.jobs(name) if (j.get("status") or {}).get("active", 0) >= 1)
+
+
+def test_raising_parallel_trials_of_a_running_tuningjob_runs_trials_at_once(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    slow = {"env": [{"name": "TRIAL_SECONDS", "value": "2"}]}
+    cluster.apply(tuningjob("widened", mode="slow", max_trials=3, parallel=1, container=slow))
+    eventually(lambda: active_trial_jobs(cluster, "widened") == 1, message="a first active trial")
+    assert cluster.condition("widened", "Running") is not None
+    assert active_trial_jobs(cluster, "widened") <= 1
+
+    patch(
+        cluster, "widened", "merge", '{"spec": {"limits": {"maxTrials": 8, "parallelTrials": 3}}}'
+    )
+    most = eventually(
+        lambda: (n := active_trial_jobs(cluster, "widened")) >= 2 and n,
+        timeout=60,
+        message="at least two trial Jobs active at once",
+    )
+    assert most <= 3
+
+    done = cluster.wait_condition("widened", "Complete", timeout=120)
+    assert done["reason"] == "MaxTrialsReached"
+    status = cluster.tuningjob("widened")["status"]
+    assert status["observedGeneration"] == 2
+    assert status["trials"]["total"] == 8
+    assert status["trials"]["succeeded"] == 8
+    names = sorted(j["metadata"]["name"] for j in cluster.jobs("widened"))
+    assert names == sorted(f"widened-{n}" for n in range(8))
 
 
 def test_operator_probes(operator: OperatorProcess) -> None:

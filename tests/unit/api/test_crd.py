@@ -244,6 +244,53 @@ def test_status_is_explicit() -> None:
     }
 
 
+def test_status_descriptions_name_every_condition_and_reason() -> None:
+    from kubetune.api.status import (
+        AuxiliaryConditionType,
+        AuxiliaryReason,
+        ConditionType,
+        Reason,
+        SummaryConditionType,
+    )
+
+    status = SCHEMA["properties"]["status"]["properties"]
+    conditions = status["conditions"]["description"]
+    assert "Exactly one of Running, Complete or Failed is True, whatever else is reported." in (
+        conditions
+    )
+    assert "SpecAccepted is False, with reason InvalidSpec or SearchSpaceChanged" in conditions
+    assert "its study goes on with the spec accepted before (trials are still recorded)" in (
+        conditions
+    )
+    assert "Running/Complete/Failed keep reflecting the study" in conditions
+    assert "A spec never accepted is Failed (InvalidSpec) instead." in conditions
+    assert "MetricsSourceAvailable (spec.metrics.source prometheus only)" in conditions
+    assert "Ready and Stalled summarise it" in conditions
+
+    item = status["conditions"]["items"]["properties"]
+    types = item["type"]["description"]
+    assert "The state of the study: Running, Complete or Failed; exactly one of them is True." in (
+        types
+    )
+    assert "Stalled (present, True, only when Failed)" in types
+    assert "SpecAccepted (False while the latest edit of the spec is refused" in types
+    assert "MetricsSourceAvailable (with spec.metrics.source prometheus" in types
+    for type_ in (*ConditionType, *SummaryConditionType, *AuxiliaryConditionType):
+        assert type_.value in types
+    reasons = item["reason"]["description"]
+    for reason in (*Reason, *AuxiliaryReason):
+        assert reason.value in reasons
+    assert "SpecAccepted: Accepted, or InvalidSpec or SearchSpaceChanged naming" in reasons
+    assert "MetricsSourceAvailable: PrometheusAvailable or PrometheusUnavailable." in reasons
+
+    pruned = status["trials"]["properties"]["pruned"]["description"]
+    assert pruned.startswith("Trials cut short without failing: stopped early by ")
+    assert "spec.earlyStopping (reason Pruned)" in pruned
+    assert "stopped because the TuningJob finished while they ran" in pruned
+    assert "maxFailedTrials; reason Stopped)" in pruned
+    assert "parameters were never fully stored (reason Stopped)" in pruned
+
+
 # --- an emulated API server: prune, default, validate -------------------------------------
 
 
@@ -767,13 +814,32 @@ def test_status_of_the_api_example_is_valid() -> None:
 
 
 def test_status_written_by_the_controller_is_valid() -> None:
-    from kubetune.api.status import BestTrial, ConditionType, Reason, TrialCounts
-    from kubetune.controller.status import condition
+    from kubetune.api.status import (
+        AuxiliaryConditionType,
+        AuxiliaryReason,
+        BestTrial,
+        ConditionType,
+        Reason,
+        TrialCounts,
+    )
+    from kubetune.controller.status import condition, merge_conditions, spec_refused
 
     status = {
-        "conditions": [
-            condition(ConditionType.COMPLETE, True, Reason.TARGET_REACHED, "done", 0.0, 3)
-        ],
+        "conditions": merge_conditions(
+            [],
+            [
+                condition(ConditionType.COMPLETE, True, Reason.TARGET_REACHED, "done", 0.0, 3),
+                spec_refused(Reason.SEARCH_SPACE_CHANGED, "spec.parameters: no", 0.0, 3),
+                condition(
+                    AuxiliaryConditionType.METRICS_SOURCE_AVAILABLE,
+                    False,
+                    AuxiliaryReason.PROMETHEUS_UNAVAILABLE,
+                    "connection refused",
+                    0.0,
+                    3,
+                ),
+            ],
+        ),
         "observedGeneration": 3,
         "trials": TrialCounts(succeeded=2, total=2).to_dict(),
         "bestTrial": BestTrial(

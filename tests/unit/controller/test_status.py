@@ -6,7 +6,14 @@ from typing import Any
 
 from kubetune.api.status import ConditionType, Reason
 from kubetune.controller.model import Completion
-from kubetune.controller.status import invalid_status, merge_conditions, tuningjob_status
+from kubetune.controller.status import (
+    invalid_status,
+    merge_conditions,
+    put_condition,
+    spec_accepted,
+    spec_refused,
+    tuningjob_status,
+)
 
 from ..manifests import spec
 from .trials import complete, failed, pruned, running
@@ -72,10 +79,14 @@ def test_pending_trials_are_named_in_the_running_condition() -> None:
 
 def test_invalid_spec_status() -> None:
     result = invalid_status("spec.parameters[0].min: must be > 0 for scale log", NOW, 1)
-    (condition,) = result["conditions"]
+    condition, accepted = result["conditions"]
     assert condition["type"] == "Failed"
     assert condition["reason"] == "InvalidSpec"
     assert "must be > 0" in condition["message"]
+    # The spec was never accepted: SpecAccepted says so too, with the same reason and message.
+    assert (accepted["type"], accepted["status"]) == ("SpecAccepted", "False")
+    assert accepted["reason"] == "InvalidSpec"
+    assert accepted["message"] == condition["message"]
     assert result["observedGeneration"] == 1
 
 
@@ -101,5 +112,44 @@ def test_summary_conditions_are_rederived_not_duplicated() -> None:
     invalid = invalid_status("spec.limits.maxTrials: required", NOW, 1)["conditions"]
     first = merge_conditions([], invalid)
     again = merge_conditions(first, first)
-    assert [c["type"] for c in again] == ["Failed", "Ready", "Stalled"]
+    assert [c["type"] for c in again] == ["Failed", "Ready", "Stalled", "SpecAccepted"]
     assert again == first
+
+
+def test_auxiliary_conditions_never_decide_the_summaries() -> None:
+    """A refused edit (SpecAccepted=False) or an unreachable Prometheus beside a running or
+    complete study leaves exactly one state condition True, and Ready/Stalled follow it."""
+    refused = spec_refused(Reason.SEARCH_SPACE_CHANGED, "spec.parameters cannot change", NOW, 2)
+    prometheus = {"type": "MetricsSourceAvailable", "status": "False", "reason": "Prometheus"}
+    done = Completion(ConditionType.COMPLETE, Reason.MAX_TRIALS_REACHED, "2 trials ran")
+    for completion, ready in ((None, "False"), (done, "True")):
+        own = status([complete(0, 0.1)], completion)["conditions"]
+        merged = merge_conditions([], [*own, refused, prometheus])
+        types = {c["type"]: c for c in merged}
+        true_states = [
+            c["type"]
+            for c in merged
+            if c["type"] in {t.value for t in ConditionType} and c["status"] == "True"
+        ]
+        assert len(true_states) == 1
+        assert "Failed" not in types
+        assert "Stalled" not in types
+        assert types["Ready"]["status"] == ready
+        assert [c["type"] for c in merged][-2:] == ["SpecAccepted", "MetricsSourceAvailable"]
+
+
+def test_put_condition_replaces_by_type_and_keeps_the_transition_time_while_status_holds() -> None:
+    before = [spec_accepted(START, 1)]
+    later = spec_accepted(NOW, 2)
+    (kept,) = put_condition(before, later, before)
+    assert kept["lastTransitionTime"] == before[0]["lastTransitionTime"]
+    assert (kept["observedGeneration"], kept["message"]) == (2, later["message"])
+
+    refused = spec_refused(Reason.INVALID_SPEC, "spec.limits.maxTrials: required", NOW, 3)
+    (moved,) = put_condition(before, refused, before)
+    assert (
+        moved["lastTransitionTime"]
+        == refused["lastTransitionTime"]
+        != before[0]["lastTransitionTime"]
+    )
+    assert (moved["status"], moved["reason"]) == ("False", "InvalidSpec")

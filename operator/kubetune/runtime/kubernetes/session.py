@@ -15,7 +15,12 @@ from typing import Any
 
 from kubetune.api import SpecError, TuningJob, parse_tuningjob
 from kubetune.api.duration import parse_duration
-from kubetune.api.status import ConditionType, Reason
+from kubetune.api.status import (
+    AuxiliaryConditionType,
+    AuxiliaryReason,
+    ConditionType,
+    Reason,
+)
 from kubetune.controller.completion import best_trial
 from kubetune.controller.model import (
     Action,
@@ -29,9 +34,12 @@ from kubetune.controller.model import (
 from kubetune.controller.naming import trial_name
 from kubetune.controller.status import (
     condition,
+    find_condition,
     invalid_status,
     merge_conditions,
-    timestamp,
+    put_condition,
+    spec_accepted,
+    spec_refused,
     tuningjob_status,
 )
 from kubetune.controller.tuner import Tuner
@@ -71,10 +79,12 @@ class StepOutcome:
     metrics_source_available: bool | None = None
 
 
-# A condition beside Running/Complete/Failed for TuningJobs reading metrics from Prometheus.
-METRICS_SOURCE_AVAILABLE = "MetricsSourceAvailable"
-PROMETHEUS_AVAILABLE = "PrometheusAvailable"
-PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+@dataclass(frozen=True)
+class Refusal:
+    """Why the spec of the TuningJob's current generation cannot be accepted."""
+
+    reason: Reason
+    message: str
 
 
 class ClusterSession:
@@ -101,24 +111,20 @@ class ClusterSession:
         self.retention = retention
         self.collector: JobCollector | None = None
         self._next_collection: float | None = None
+        self._accepted_generation: int | None = None
 
     def step(self, body: Mapping[str, Any], view: ClusterView) -> StepOutcome:
         now = self.clock()
         generation = (body.get("metadata") or {}).get("generation")
         previous = body.get("status") or {}
-        try:
-            job = parse_tuningjob(body)
-        except SpecError as error:
-            message = "; ".join(str(e) for e in error.errors)
-            return self._rejected(Reason.INVALID_SPEC, message, previous, generation, now)
-        try:
-            tuner = self._tuner(job)
-        except SearchSpaceChanged as error:
-            return self._rejected(
-                Reason.SEARCH_SPACE_CHANGED, str(error), previous, generation, now
-            )
-        except SamplerUnavailable as error:
-            return self._rejected(Reason.INVALID_SPEC, str(error), previous, generation, now)
+        refusal = self._accept(body, generation)
+        if self.tuner is None:  # no spec accepted yet (by this process)
+            assert refusal is not None
+            return self._refused(refusal, previous, generation, now)
+        # A refused edit leaves the study as it was accepted: it goes on with that spec (the
+        # tuner's), so running trials are still recorded, and the edit is reported beside it.
+        tuner = self.tuner
+        job = tuner.job
         assert self.backend is not None
         self.backend.update(job, view)
         result = tuner.step()  # ends with a flush: every result it recorded is durable
@@ -142,6 +148,7 @@ class ClusterSession:
             previous,
             pending or None,
         )
+        self._spec_condition(status, refusal, previous, generation, now, events)
         available = self._metrics_source(job, status, previous, generation, now, events)
         completion = result.completion
         if completion is not None and not previous.get("completionTime"):
@@ -184,36 +191,67 @@ class ClusterSession:
         if job.spec.metrics.source != "prometheus" or self.backend is None:
             return None
         error = self.backend.metrics_error
-        item: dict[str, Any] = {
-            "type": METRICS_SOURCE_AVAILABLE,
-            "status": "False" if error else "True",
-            "reason": PROMETHEUS_UNAVAILABLE if error else PROMETHEUS_AVAILABLE,
-            "message": (
-                f"{error}; finished trials wait for their metrics" if error else "queries answer"
-            ),
-            "lastTransitionTime": timestamp(now),
-        }
-        if generation is not None:
-            item["observedGeneration"] = generation
-        before = next(
-            (
-                c
-                for c in previous.get("conditions") or []
-                if c.get("type") == METRICS_SOURCE_AVAILABLE
-            ),
-            None,
+        item = condition(
+            AuxiliaryConditionType.METRICS_SOURCE_AVAILABLE,
+            error is None,
+            AuxiliaryReason.PROMETHEUS_UNAVAILABLE
+            if error
+            else AuxiliaryReason.PROMETHEUS_AVAILABLE,
+            f"{error}; finished trials wait for their metrics" if error else "queries answer",
+            now,
+            generation,
         )
-        if before is not None and before.get("status") == item["status"]:
-            item["lastTransitionTime"] = before.get(
-                "lastTransitionTime", item["lastTransitionTime"]
-            )
-        elif error:
-            events.append(Event("Warning", PROMETHEUS_UNAVAILABLE, item["message"]))
-        conditions = [
-            c for c in status.get("conditions") or [] if c.get("type") != METRICS_SOURCE_AVAILABLE
-        ]
-        status["conditions"] = [*conditions, item]
+        before_conditions = previous.get("conditions") or []
+        before = find_condition(before_conditions, item["type"])
+        if error and (before is None or before.get("status") != item["status"]):
+            events.append(Event("Warning", item["reason"], item["message"]))
+        status["conditions"] = put_condition(status["conditions"], item, before_conditions)
         return error is None
+
+    def _accept(self, body: Mapping[str, Any], generation: int | None) -> Refusal | None:
+        """Parse the body and make it the tuner's spec; why not, if it cannot be accepted.
+
+        A refused spec leaves the tuner (if any) with the spec last accepted.
+        """
+        try:
+            self._tuner(parse_tuningjob(body))
+        except SpecError as error:
+            return Refusal(Reason.INVALID_SPEC, "; ".join(str(e) for e in error.errors))
+        except SearchSpaceChanged as error:
+            return Refusal(Reason.SEARCH_SPACE_CHANGED, str(error))
+        except SamplerUnavailable as error:
+            return Refusal(Reason.INVALID_SPEC, str(error))
+        self._accepted_generation = generation
+        return None
+
+    def _spec_condition(
+        self,
+        status: dict[str, Any],
+        refusal: Refusal | None,
+        previous: Mapping[str, Any],
+        generation: int | None,
+        now: float,
+        events: list[Event],
+    ) -> None:
+        """SpecAccepted: True, or False while an edit is refused (the study goes on as it was
+        accepted); a Warning Event per refused generation, a Normal one when it is resolved."""
+        before_conditions = previous.get("conditions") or []
+        before = find_condition(before_conditions, AuxiliaryConditionType.SPEC_ACCEPTED.value)
+        if refusal is None:
+            item = spec_accepted(now, generation)
+            if before is not None and before.get("status") == "False":
+                events.append(Event("Normal", item["type"], item["message"]))
+        else:
+            in_effect = self._accepted_generation
+            message = (
+                f"{refusal.message}; the study goes on with the spec of generation {in_effect}"
+                if in_effect is not None
+                else f"{refusal.message}; the study goes on with the spec accepted before"
+            )
+            item = spec_refused(refusal.reason, message, now, generation)
+            if _condition_changed(before, item):
+                events.append(Event("Warning", refusal.reason.value, refusal.message))
+        status["conditions"] = put_condition(status["conditions"], item, before_conditions)
 
     def _collect_jobs(
         self, job: TuningJob, trials: Sequence[TrialRecord], view: ClusterView, now: float
@@ -254,29 +292,34 @@ class ClusterSession:
         self.tuner.job = job
         return self.tuner
 
-    def _rejected(
+    def _refused(
         self,
-        reason: Reason,
-        message: str,
+        refusal: Refusal,
         previous: Mapping[str, Any],
         generation: int | None,
         now: float,
     ) -> StepOutcome:
-        if reason is Reason.INVALID_SPEC and self.tuner is None:
-            status = invalid_status(message, now, generation)
+        """The status when no spec of this TuningJob has been accepted by this process."""
+        before_conditions = previous.get("conditions") or []
+        if not previous.get("startTime"):
+            # Never accepted: nothing was launched and nothing will be (InvalidSpec).
+            status = invalid_status(refusal.message, now, generation, refusal.reason)
+            status["conditions"] = merge_conditions(before_conditions, status["conditions"])
+            changed = before_conditions != status["conditions"]
         else:
-            # The study goes on as it was accepted; the rejected edit is reported beside it.
-            status = dict(previous)
-            rejected = condition(ConditionType.FAILED, True, reason, message, now, generation)
-            status["conditions"] = [
-                c for c in previous.get("conditions") or [] if c.get("type") != ConditionType.FAILED
-            ] + [rejected]
-            status["observedGeneration"] = generation
-        status["conditions"] = merge_conditions(
-            previous.get("conditions") or [], status["conditions"]
-        )
-        changed = previous.get("conditions") != status["conditions"]
-        events = [Event("Warning", reason.value, message)] if changed else []
+            # Its study started under a spec accepted before the operator restarted, and an
+            # edit refused since stands: the study's state stays as last reported (its trials
+            # are recorded once the spec is accepted again), and the edit is reported.
+            message = (
+                f"{refusal.message}; the study waits for a spec it can accept (the spec it "
+                "started with is not known since the operator restarted)"
+            )
+            item = spec_refused(refusal.reason, message, now, generation)
+            before = find_condition(before_conditions, item["type"])
+            changed = _condition_changed(before, item)
+            status = {**previous, "observedGeneration": generation}
+            status["conditions"] = put_condition(before_conditions, item, before_conditions)
+        events = [Event("Warning", refusal.reason.value, refusal.message)] if changed else []
         return StepOutcome(status, events, RESYNC_SECONDS, done=True)
 
     def _pending_events(
@@ -315,3 +358,10 @@ class ClusterSession:
                 if n in running and t.phase is Phase.PENDING and t.pending_since is not None
             )
         return max(0.05, min(deadlines) - now + 0.01)
+
+
+def _condition_changed(before: Mapping[str, Any] | None, item: Mapping[str, Any]) -> bool:
+    """Whether ``item`` says something ``before`` (the same condition, as last written) did
+    not: another status, reason or generation (a message may be worded differently)."""
+    keys = ("status", "reason", "observedGeneration")
+    return before is None or any(before.get(k) != item.get(k) for k in keys)
