@@ -7,7 +7,7 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -69,7 +69,9 @@ async def tuning_loop(
         name,
         namespace,
         uid,
-        open_study=lambda job, ns, owner_uid: _open_study(clients, job, ns, owner_uid),
+        open_study=lambda job, ns, owner_uid: _open_study(
+            clients, job, ns, owner_uid, metrics.api_retries.labels("kubernetes").inc
+        ),
         backend_factory=backend_factory,
         retention=context.retention,
     )
@@ -125,9 +127,16 @@ async def _run(
         await context.wakeups.sleep(key, outcome.wake_in)
 
 
-def _open_study(clients: Clients, job: TuningJob, namespace: str, uid: str) -> TuningStudy:
-    """The TuningJob's study, rebuilt from its journal ConfigMaps."""
-    storage = open_journal_storage(clients.core, job.name, namespace, uid)
+def _open_study(
+    clients: Clients,
+    job: TuningJob,
+    namespace: str,
+    uid: str,
+    on_retry: Callable[[], None] | None = None,
+) -> TuningStudy:
+    """The TuningJob's study, rebuilt from its journal ConfigMaps; ``on_retry`` is called for
+    each journal request retried (counted as Kubernetes API retries)."""
+    storage = open_journal_storage(clients.core, job.name, namespace, uid, on_retry=on_retry)
     return TuningStudy(job, storage, flush=storage.flush)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 STATES = ("active", "succeeded", "failed", "pruned")
+APIS = ("kubernetes", "prometheus")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 43200, 86400)
 SUGGESTION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -71,6 +72,8 @@ class OperatorMetrics:
             ("api",),
             registry=self.registry,
         )
+        for api in APIS:  # exported at 0 from the start, so rate() sees the first retry
+            self.api_retries.labels(api)
         self.metrics_source_available = Gauge(
             "kubetune_metrics_source_available",
             "1 while a TuningJob's metrics source (Prometheus) answers, 0 while it does not.",
@@ -106,8 +109,9 @@ class OperatorMetrics:
             )
 
     def record_error(self, namespace: str, error: BaseException) -> None:
+        """A failed reconcile step, retried with backoff. Not counted in ``api_retries``: that
+        counts requests retried where they are made (the study journal, the Prometheus client)."""
         self.reconcile_errors.labels(namespace, type(error).__name__).inc()
-        self.api_retries.labels("kubernetes").inc()
 
     def forget(self, namespace: str, tuningjob: str) -> None:
         """Remove the series of a deleted TuningJob."""

@@ -79,7 +79,7 @@ def run(tmp_path: Path, manifest: dict[str, Any]) -> RunReport:
 
 def test_pushed_metrics_are_read_back_per_step(prometheus: PrometheusStack, tmp_path: Path) -> None:
     manifest = prometheus_manifest(
-        "pushed",
+        "pushed-steps",  # trial names unique in the session: Pushgateway groups outlive a test
         prometheus,
         'trial_loss{job="kubetune", trial="${trial.name}"}',
         [0.1, 0.5, 0.9],
@@ -99,6 +99,46 @@ def test_pushed_metrics_are_read_back_per_step(prometheus: PrometheusStack, tmp_
             value == pytest.approx(float(trial.params["x"]) + 1 / (step + 1), abs=1e-12)
             for step, value in trial.intermediate.items()
         )
+
+
+def test_median_rule_stops_a_bad_trial_from_its_pushed_values(
+    prometheus: PrometheusStack, tmp_path: Path
+) -> None:
+    steps = 6
+    # the seeded grid runs x = 0.3 and 0.2 first, then 5.0 (far worse than their median) and 0.1
+    manifest = prometheus_manifest(
+        "pushed-median",
+        prometheus,
+        'trial_loss{job="kubetune", trial="${trial.name}"}',
+        [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
+        [f"--steps={steps}", "--seconds-per-step=1", f"--pushgateway={prometheus.pushgateway}"],
+        parallel=2,
+    )
+    manifest["spec"]["limits"]["maxTrials"] = 4
+    manifest["spec"]["earlyStopping"] = {"algorithm": "median", "minTrials": 2, "startStep": 1}
+    # a Prometheus just started takes a few seconds to scrape its first target: the steps the
+    # rule compares must not be lost to that
+    prometheus.wait_for('up{job="pushgateway"} == 1')
+    report = run(tmp_path, manifest)
+
+    assert report.completion is not None
+    assert report.completion.type.value == "Complete", report.trials
+    by_x = {float(t.params["x"]): t for t in report.trials}
+    assert sorted(by_x) == [0.1, 0.2, 0.3, 5.0]
+    bad = by_x[5.0]
+    assert bad.state is TrialState.PRUNED, bad
+    assert bad.reason == TrialReason.PRUNED
+    # judged on the values Prometheus holds (the log has none) and stopped while it ran
+    last = max(bad.intermediate)
+    assert 1 <= last < steps - 1, bad.intermediate
+    assert bad.objective == pytest.approx(5.0 + 1 / (last + 1), abs=1e-12)
+    log = report.paths.logs / f"pushed-median-{bad.number}.log"
+    assert log.read_text().count("reported step") < steps  # its process was killed early
+    for x in (0.3, 0.2, 0.1):
+        good = by_x[x]
+        assert good.state is TrialState.COMPLETE, good
+        assert good.objective == pytest.approx(x + 1 / steps, abs=1e-12)
+    assert min(report.trials, key=lambda t: t.objective or 99).params["x"] == 0.1
 
 
 def test_scraped_metrics_are_read_back_per_second(

@@ -2,7 +2,7 @@
 
 It reads its parameters from ``KUBETUNE_PARAMS`` and behaves as ``--mode`` says: report a
 quadratic loss, fail, hang (with a child process, to prove the whole tree is killed), report
-nothing, or report NaN.
+nothing, report NaN, or print a huge line before its metric.
 """
 
 from __future__ import annotations
@@ -42,6 +42,12 @@ def main() -> None:
         return
     if args.mode == "nan":
         print("loss=nan")
+        return
+    if args.mode == "long-line":  # LONG_LINE_MB of output without a newline, then the metric
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(int(os.environ.get("LONG_LINE_MB", "50"))):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.write(b"\nloss=0.5\n")
         return
     for step in range(3):
         print(f"step={step} loss={loss + (2 - step) * 0.1:.6f}")

@@ -1,31 +1,50 @@
-"""The operator with live metrics: early stopping while following trial pod logs, metrics from a
-real Prometheus (fed by a real Pushgateway) through an outage, and the operator's own /metrics
-(read directly and scraped by the real Prometheus)."""
+"""The operator with live metrics: early stopping while following trial pod logs and on values
+read from a real Prometheus; metrics from that Prometheus fed by a real Pushgateway (through an
+outage) or scraped from the trial pods' own /metrics (behind an authenticating TLS proxy, with
+the token and CA from Secrets); and the operator's own /metrics (read directly and scraped by the
+real Prometheus), Kubernetes API retries included."""
 
 from __future__ import annotations
 
+import secrets
+import ssl
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
+from kubetune.runtime.kubernetes.journal import open_journal_storage
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState as OptunaState
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.prometheus_stack import PrometheusStack, free_port, prometheus
 
-from .harness import Cluster, OperatorProcess, eventually
+from .harness import Cluster, OperatorProcess, eventually, tuningjob
+from .prometheus_proxy import TEST_CA_PEM, AuthenticatingProxy
 
 __all__ = ["prometheus"]
 
 CURVE_TRIAL = Path(__file__).resolve().parents[1] / "local" / "curve_trial.py"
+SCRAPED_TRIAL = Path(__file__).with_name("scraped_trial.py")
+REASON = "kubetune.reason"  # the trial user attribute a trial's reason is stored in
 
 
 def curve_job(
-    name: str, values: list[float], args: list[str], spec: dict[str, Any], parallel: int = 1
+    name: str,
+    values: list[float],
+    args: list[str],
+    spec: dict[str, Any],
+    parallel: int = 1,
+    script: Path = CURVE_TRIAL,
 ) -> dict[str, Any]:
     return {
         "apiVersion": "kubetune.io/v1alpha1",
@@ -46,7 +65,7 @@ def curve_job(
                                     "image": "example.com/curve:1",
                                     "command": [
                                         "python",
-                                        str(CURVE_TRIAL),
+                                        str(script),
                                         "--x=${params.x}",
                                         *args,
                                     ],
@@ -76,6 +95,19 @@ def sample(
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
 ) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def study_trials(cluster: Cluster, name: str) -> dict[int, FrozenTrial]:
+    """A TuningJob's trials as its study journal (the ConfigMaps) holds them: read-only."""
+    uid = cluster.tuningjob(name)["metadata"]["uid"]
+    storage = open_journal_storage(cluster.core, name, "default", uid)
+    study = optuna.load_study(study_name=name, storage=storage)
+    return {trial.number: trial for trial in study.get_trials(deepcopy=False)}
+
+
+def trial_jobs_gone(cluster: Cluster, name: str, number: int) -> set[str] | None:
+    names = {j["metadata"]["name"] for j in cluster.jobs(name)}
+    return names if f"{name}-{number}" not in names else None
 
 
 def test_median_rule_stops_a_bad_trial_from_its_live_log(
@@ -263,3 +295,283 @@ def test_prometheus_metrics_survive_an_outage(
         'kubetune_trials{app="kubetune", tuningjob="pushed", state="succeeded"} == 2', timeout=20
     )
     assert found
+
+
+def test_percentile_rule_stops_a_bad_trial_from_its_live_log(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    # the seeded grid runs x = 0.3, 0.2, 5.0, 0.1; only 5.0 falls out of the best 25 percent
+    name = "live-percentile"
+    steps = 12
+    manifest = curve_job(
+        name,
+        [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
+        [f"--steps={steps}", "--seconds-per-step=0.2"],
+        {
+            "earlyStopping": {
+                "algorithm": "percentile",
+                "percentile": 25.0,
+                "minTrials": 2,
+                "startStep": 1,
+            }
+        },
+    )
+    manifest["spec"]["limits"]["maxTrials"] = 4
+    cluster.apply(manifest)
+
+    complete = cluster.wait_condition(name, "Complete", timeout=90)
+    assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
+    status = cluster.tuningjob(name)["status"]
+    assert status["trials"] == {"active": 0, "succeeded": 3, "failed": 0, "pruned": 1, "total": 4}
+    assert status["bestTrial"]["parameters"] == {"x": 0.1}
+    trials = study_trials(cluster, name)
+    bad = trials[2]
+    assert bad.params == {"x": 5.0}
+    assert bad.state is OptunaState.PRUNED
+    assert bad.user_attrs[REASON] == "Pruned"
+    assert 1 <= max(bad.intermediate_values) < steps - 1  # judged from startStep, stopped early
+    for number in (0, 1, 3):
+        assert trials[number].state is OptunaState.COMPLETE
+        assert sorted(trials[number].intermediate_values) == list(range(steps))
+    eventually(
+        lambda: trial_jobs_gone(cluster, name, 2), timeout=30, message="the pruned Job to go"
+    )
+
+
+def test_kubernetes_api_retries_are_counted(cluster: Cluster, operator: OperatorProcess) -> None:
+    name = "journal-retries"
+    chunk = f"{name}-study-0000"
+    before = scrape(operator)
+    retried = sample(before, "kubetune_api_retries_total", api="kubernetes")
+    assert retried is not None  # exported (at 0) before any retry
+    journal_errors = sample(
+        before, "kubetune_reconcile_errors_total", namespace="default", error="StudyJournalError"
+    )
+    # the journal's first append fails twice, then conflicts with a change it did not make
+    cluster.sim.faults(verb="patch", resource="configmaps", name=chunk, status=503, count=2)
+    cluster.sim.faults(verb="patch", resource="configmaps", name=chunk, status=409, count=1)
+    cluster.apply(tuningjob(name, max_trials=2, parallel=2))
+
+    cluster.wait_condition(name, "Complete", timeout=60)
+    patches = cluster.sim.requests(verb="patch", resource="configmaps", name=chunk)
+    assert [p["code"] for p in patches[:4]] == [503, 503, 409, 200], patches
+    after = scrape(operator)
+    # each retried request counted once; the step that made them did not fail
+    assert (sample(after, "kubetune_api_retries_total", api="kubernetes") or 0) >= retried + 3
+    assert (
+        sample(
+            after, "kubetune_reconcile_errors_total", namespace="default", error="StudyJournalError"
+        )
+        == journal_errors
+    )
+
+
+def test_median_rule_stops_a_bad_trial_from_prometheus_values(
+    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack
+) -> None:
+    # the seeded grid runs x = 0.3 and 0.2 first, then 5.0 (far worse than their median) and 0.1
+    name = "prometheus-median"
+    steps = 6
+    manifest = curve_job(
+        name,
+        [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
+        [f"--steps={steps}", "--seconds-per-step=1", f"--pushgateway={prometheus.pushgateway}"],
+        {
+            "earlyStopping": {"algorithm": "median", "minTrials": 2, "startStep": 1},
+            "metrics": {
+                "source": "prometheus",
+                "prometheus": {
+                    "url": prometheus.url,
+                    "interval": "1s",
+                    "queries": [{"metric": "loss", "query": 'trial_loss{trial="${trial.name}"}'}],
+                },
+            },
+        },
+        parallel=2,
+    )
+    manifest["spec"]["limits"]["maxTrials"] = 4
+    # a Prometheus just started takes a few seconds to scrape its first target: the steps the
+    # rule compares must not be lost to that
+    prometheus.wait_for('up{job="pushgateway"} == 1')
+    cluster.apply(manifest)
+
+    complete = cluster.wait_condition(name, "Complete", timeout=90)
+    assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
+    status = cluster.tuningjob(name)["status"]
+    assert status["trials"] == {"active": 0, "succeeded": 3, "failed": 0, "pruned": 1, "total": 4}
+    assert status["bestTrial"]["parameters"] == {"x": 0.1}
+    assert status["bestTrial"]["objective"] == pytest.approx(0.1 + 1 / steps, abs=1e-12)
+    trials = study_trials(cluster, name)
+    bad = trials[2]
+    assert bad.params == {"x": 5.0}
+    assert bad.state is OptunaState.PRUNED
+    assert bad.user_attrs[REASON] == "Pruned"
+    # judged on what Prometheus holds (the log says only "reported step N"), while it ran
+    last = max(bad.intermediate_values)
+    assert 1 <= last < steps - 1, bad.intermediate_values
+    assert bad.value == pytest.approx(5.0 + 1 / (last + 1), abs=1e-12)
+    for number in (0, 1, 3):
+        assert trials[number].state is OptunaState.COMPLETE
+    eventually(
+        lambda: trial_jobs_gone(cluster, name, 2), timeout=30, message="the pruned Job to go"
+    )
+
+
+@pytest.fixture
+def secured(prometheus: PrometheusStack, tmp_path: Path) -> Iterator[AuthenticatingProxy]:
+    proxy = AuthenticatingProxy(prometheus.url, secrets.token_urlsafe(24), tmp_path)
+    yield proxy
+    proxy.close()
+
+
+def test_scraped_metrics_through_an_authenticating_proxy(
+    cluster: Cluster,
+    operator: OperatorProcess,
+    prometheus: PrometheusStack,
+    secured: AuthenticatingProxy,
+    tmp_path: Path,
+) -> None:
+    name = "scraped-pods"
+    ports = [free_port(), free_port()]
+    # Prometheus scrapes each trial pod's /metrics with the target labels a PodMonitor's
+    # podTargetLabels (kubetune.io/tuningjob, kubetune.io/trial) would give it
+    targets = {
+        f"{name}-{number}": (
+            f"127.0.0.1:{port}",
+            {
+                "namespace": "default",
+                "kubetune_io_tuningjob": name,
+                "kubetune_io_trial": str(number),
+            },
+        )
+        for number, port in enumerate(ports)
+    }
+    try:
+        with ThreadPoolExecutor(len(targets)) as pool:
+            discovered = [
+                pool.submit(prometheus.add_target, target, address, labels)
+                for target, (address, labels) in targets.items()
+            ]
+            # meanwhile, the credentials, as an administrator would store them
+            ca_file = tmp_path / "ca.crt"
+            ca_file.write_text(TEST_CA_PEM)
+            cluster.kubectl(
+                "create",
+                "secret",
+                "generic",
+                "prometheus-token",
+                f"--from-literal=token={secured.token}",
+            )
+            cluster.kubectl(
+                "create", "secret", "generic", "prometheus-ca", f"--from-file=ca.crt={ca_file}"
+            )
+            for future in discovered:
+                future.result()
+        query = (
+            'trial_loss{namespace="${trial.namespace}", kubetune_io_tuningjob="${tuningjob}", '
+            'kubetune_io_trial="${trial.number}"}'
+        )
+        manifest = curve_job(
+            name,
+            [0.25, 0.5],
+            # --linger: until Prometheus scraped the last value
+            [
+                f"--ports={','.join(map(str, ports))}",
+                "--steps=4",
+                "--seconds-per-step=1",
+                "--linger=2.5",
+            ],
+            {
+                "metrics": {
+                    "source": "prometheus",
+                    "prometheus": {
+                        "url": secured.url,
+                        "interval": "1s",
+                        "queries": [{"metric": "loss", "query": query}],
+                        "bearerTokenSecret": {"name": "prometheus-token", "key": "token"},
+                        "caSecret": {"name": "prometheus-ca", "key": "ca.crt"},
+                    },
+                }
+            },
+            parallel=2,
+            script=SCRAPED_TRIAL,
+        )
+        cluster.apply(manifest)
+
+        complete = cluster.wait_condition(name, "Complete", timeout=60)
+    finally:
+        for target in targets:
+            (prometheus.targets_dir / f"{target}.json").unlink(missing_ok=True)
+    assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
+    status = cluster.tuningjob(name)["status"]
+    assert status["trials"] == {"active": 0, "succeeded": 2, "failed": 0, "pruned": 0, "total": 2}
+    assert status["bestTrial"]["parameters"] == {"x": 0.25}
+    assert status["bestTrial"]["objective"] == pytest.approx(0.25 + 1 / 4, abs=1e-12)
+    available = condition(cluster, name, "MetricsSourceAvailable")
+    assert available is not None
+    assert available["status"] == "True"
+    for number, trial in study_trials(cluster, name).items():
+        x = trial.params["x"]
+        assert trial.value == pytest.approx(x + 1 / 4, abs=1e-12)
+        # steps are seconds since the trial started: the curve is seen decreasing over time
+        values = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)]
+        assert len(values) >= 3, (number, trial.intermediate_values)
+        assert values == sorted(values, reverse=True)
+        assert values[0] > values[-1]
+
+    # every query carried the token from the Secret, over TLS checked with the CA from the other
+    read = {r["name"] for r in cluster.sim.requests(verb="get", resource="secrets")}
+    assert {"prometheus-token", "prometheus-ca"} <= read
+    assert secured.authorized > 0
+    assert secured.refused == 0
+    context = ssl.create_default_context(cadata=TEST_CA_PEM)
+    with pytest.raises(urllib.error.HTTPError) as refused:  # the proxy does check
+        urllib.request.urlopen(f"{secured.url}/api/v1/query?query=up", timeout=5, context=context)
+    assert refused.value.code == 401
+
+
+def test_a_series_that_never_appears_fails_the_trial(
+    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack
+) -> None:
+    name = "never-reported"
+    manifest = curve_job(
+        name,
+        [0.1],
+        ["--steps=0", f"--pushgateway={prometheus.pushgateway}"],  # pushes nothing
+        {
+            "metrics": {
+                "source": "prometheus",
+                "prometheus": {
+                    "url": prometheus.url,
+                    "interval": "1s",
+                    "queries": [{"metric": "loss", "query": 'trial_loss{trial="${trial.name}"}'}],
+                },
+            }
+        },
+    )
+    cluster.apply(manifest)
+
+    status = eventually(
+        lambda: (
+            (status := cluster.tuningjob(name).get("status") or {})
+            and (status.get("trials") or {}).get("failed") == 1
+            and status
+        ),
+        timeout=60,
+        message="the trial to fail",
+    )
+    assert status["trials"]["succeeded"] == status["trials"]["pruned"] == 0
+    (trial,) = study_trials(cluster, name).values()
+    assert trial.state is OptunaState.FAIL
+    assert trial.user_attrs[REASON] == "MetricsUnavailable"
+    # the trial itself succeeded; its series was waited for 5 intervals, then given up on
+    (job,) = cluster.jobs(name)
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"])
+    ended = datetime.fromisoformat(job["status"]["completionTime"].replace("Z", "+00:00"))
+    assert trial.datetime_complete is not None
+    waited = trial.datetime_complete.astimezone(UTC) - ended
+    assert waited.total_seconds() >= 5 * 1 - 1.5  # completionTime has second precision
+    # Prometheus answered all along: this is not an outage
+    available = condition(cluster, name, "MetricsSourceAvailable")
+    assert available is not None
+    assert available["status"] == "True"

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from kubetune.operator.metrics import OperatorMetrics
+from kubetune.runtime.kubernetes.journal import StudyJournalError
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -51,10 +52,26 @@ def test_a_step_sets_counts_best_objective_and_timings() -> None:
     metrics.record_error("ml", OSError("connection reset"))
     values = exported(metrics)
     assert values['kubetune_reconcile_errors_total{"error": "OSError", "namespace": "ml"}'] == 1
-    assert values['kubetune_api_retries_total{"api": "kubernetes"}'] == 1
+    # a failed step is not an API retry: those are counted where requests are retried
+    assert values['kubetune_api_retries_total{"api": "kubernetes"}'] == 0
 
     metrics.forget("ml", "gbm")
     assert not [key for key in exported(metrics) if '"tuningjob": "gbm"' in key]
+
+
+def test_api_retries_are_exported_per_api_from_the_start() -> None:
+    metrics = OperatorMetrics()
+    values = exported(metrics)
+    assert values['kubetune_api_retries_total{"api": "kubernetes"}'] == 0
+    assert values['kubetune_api_retries_total{"api": "prometheus"}'] == 0
+
+    metrics.api_retries.labels("kubernetes").inc()
+    metrics.record_error("ml", StudyJournalError("could not append"))
+    values = exported(metrics)
+    assert values['kubetune_api_retries_total{"api": "kubernetes"}'] == 1
+    assert values['kubetune_api_retries_total{"api": "prometheus"}'] == 0
+    key = 'kubetune_reconcile_errors_total{"error": "StudyJournalError", "namespace": "ml"}'
+    assert values[key] == 1
 
 
 def test_dashboard_uses_only_metrics_the_operator_exports() -> None:

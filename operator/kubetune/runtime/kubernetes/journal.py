@@ -232,6 +232,8 @@ class ConfigMapJournalBackend(BaseJournalBackend):
 
     429, 5xx and connection errors are retried with exponential backoff, honouring
     ``Retry-After``; :class:`StudyJournalError` is raised once ``retry.attempts`` are spent.
+    ``on_retry`` is called once per request retried, for a conflict as for an error (the
+    operator counts them in ``kubetune_api_retries_total{api="kubernetes"}``).
 
     Not implemented: :class:`~optuna.storages.journal.BaseJournalSnapshot`. Optuna's snapshot
     is a pickle, and unpickling what anyone allowed to edit ConfigMaps in the namespace wrote
@@ -249,8 +251,10 @@ class ConfigMapJournalBackend(BaseJournalBackend):
         retry: RetryPolicy | None = None,
         request_timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
-        """``api`` is a configured :class:`kubernetes.client.CoreV1Api`; ``uid`` the TuningJob's."""
+        """``api`` is a configured :class:`kubernetes.client.CoreV1Api`; ``uid`` the TuningJob's;
+        ``on_retry`` is called before each request retried (e.g. to count retries)."""
         if not uid:
             raise ValueError("the TuningJob's uid is required (the study's chunks are owned by it)")
         self.api = api
@@ -261,6 +265,7 @@ class ConfigMapJournalBackend(BaseJournalBackend):
         self.retry = retry or RetryPolicy()
         self.request_timeout = request_timeout
         self._sleep = sleep
+        self.on_retry = on_retry
         self._lock = threading.RLock()
         self._loaded = False
         self._lines: list[str] = []  # committed entries, in order
@@ -668,6 +673,8 @@ class ConfigMapJournalBackend(BaseJournalBackend):
                     self.tuningjob,
                     what,
                 )
+                if attempt < self.retry.attempts:
+                    self._retried()
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 self._retry_or_raise(what, attempt, error)
         raise StudyJournalError(
@@ -711,7 +718,12 @@ class ConfigMapJournalBackend(BaseJournalBackend):
             status or type(error).__name__,
             delay,
         )
+        self._retried()
         self._sleep(delay)
+
+    def _retried(self) -> None:
+        if self.on_retry is not None:
+            self.on_retry()
 
 
 def _data(configmap: Any) -> dict[str, str]:
@@ -739,6 +751,16 @@ class KubernetesJournalStorage(JournalStorage):
         super().__init__(backend)
         self.backend = backend
 
+    @property
+    def on_retry(self) -> Callable[[], None] | None:
+        """Called before each Kubernetes request the journal retries (a conflict or a 429,
+        5xx or connection error), e.g. to count retries."""
+        return self.backend.on_retry
+
+    @on_retry.setter
+    def on_retry(self, callback: Callable[[], None] | None) -> None:
+        self.backend.on_retry = callback
+
     def flush(self) -> None:
         """Write every buffered journal entry to the cluster."""
         self.backend.flush()
@@ -754,7 +776,8 @@ def open_journal_storage(
     """Open (rebuilding from the cluster) the study storage of a TuningJob.
 
     ``api`` is a configured :class:`kubernetes.client.CoreV1Api`; ``options`` go to
-    :class:`ConfigMapJournalBackend` (``max_chunk_bytes``, ``retry``, ``request_timeout``).
+    :class:`ConfigMapJournalBackend` (``max_chunk_bytes``, ``retry``, ``request_timeout``,
+    ``on_retry``).
     """
     backend = ConfigMapJournalBackend(api, tuningjob, namespace, uid, **options)
     return KubernetesJournalStorage(backend)

@@ -474,6 +474,69 @@ def test_a_harmless_edit_by_someone_else_is_retried(api: FakeCoreV1Api) -> None:
     assert api.count("get") == 1  # only the last chunk is read again
 
 
+def test_each_retried_request_calls_on_retry(api: FakeCoreV1Api, sleeps: Sleeps) -> None:
+    retries: list[int] = []
+    storage = open_storage(api, sleeps, on_retry=lambda: retries.append(api.count()))
+    journal = storage.backend
+    journal.append_logs([entry(1)])
+    journal.flush()
+    assert retries == []  # nothing retried, nothing counted
+
+    # a conflict on a harmless change: read back, then the append is retried once
+    api.edit(NS, chunk_name(NAME, 0), {"metadata": {"labels": {"team": "vision"}}})
+    journal.append_logs([entry(2)])
+    journal.flush()
+    assert api.count("patch") == 2
+    assert len(retries) == 1
+    assert sleeps == []  # a conflict is retried at once
+
+    # transient errors: each retry is counted, before its backoff
+    api.fail("patch", 503, count=2)
+    journal.append_logs([entry(3)])
+    journal.flush()
+    assert len(retries) == 3
+    assert sleeps == [0.2, 0.4]
+
+    # a lost response, then the read-back after the 409 fails once: both retries count, the
+    # 409 itself does not (it shows the append had landed)
+    api.fail("patch", None, after_write=True)
+    api.fail("get", None)
+    journal.append_logs([entry(4)])
+    journal.flush()
+    assert api.count("patch") == 7  # 5 before, the lost one, the retry answered 409
+    assert len(retries) == 5
+    assert list(backend(api).read_logs(0)) == [entry(1), entry(2), entry(3), entry(4)]
+
+    # the hook can be set on the storage later, as on the Kubernetes backend
+    counted: list[str] = []
+    storage.on_retry = lambda: counted.append("retry")
+    assert journal.on_retry is storage.on_retry
+    api.fail("patch", 429, count=1)
+    journal.append_logs([entry(5)])
+    journal.flush()
+    assert counted == ["retry"]
+    assert len(retries) == 5
+
+
+def test_on_retry_is_not_called_for_what_is_not_retried(api: FakeCoreV1Api, sleeps: Sleeps) -> None:
+    retries: list[str] = []
+    journal = backend(api, sleeps, on_retry=lambda: retries.append("retry"))
+    journal.append_logs([entry(1)])
+    api.fail("create", 403)
+    with pytest.raises(StudyJournalError, match="HTTP 403"):
+        journal.flush()
+    assert retries == []  # permanent: not retried
+
+    journal = backend(
+        api, sleeps, retry=RetryPolicy(attempts=3), on_retry=lambda: retries.append("retry")
+    )
+    journal.append_logs([entry(1)])
+    api.fail("create", 503, count=5)
+    with pytest.raises(StudyJournalError, match="after 3 attempts"):
+        journal.flush()
+    assert retries == ["retry", "retry"]  # three attempts are two retries
+
+
 def test_a_second_writer_is_detected(api: FakeCoreV1Api) -> None:
     first, second = backend(api), backend(api)
     first.append_logs([entry(1)])
