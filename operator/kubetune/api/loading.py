@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from kubetune.api.errors import FieldError, SpecError, from_validation_error
 from kubetune.api.spec import TuningJob
-from kubetune.api.validation import semantic_errors
+from kubetune.api.validation import partial_semantic_errors, semantic_errors
 
 
 def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
@@ -23,7 +23,9 @@ def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
     try:
         job = TuningJob.model_validate(manifest)
     except ValidationError as error:
-        raise SpecError(from_validation_error(error)) from None
+        # The cross-field rules too, on whatever parts are valid: every problem in one go.
+        found = [*from_validation_error(error), *partial_semantic_errors(manifest, error)]
+        raise SpecError(list(dict.fromkeys(found))) from None
     errors = semantic_errors(job)
     if errors:
         raise SpecError(errors)

@@ -11,6 +11,7 @@ import click
 import optuna
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from kubetune.api import SpecError, TuningJob, load_tuningjobs
 from kubetune.api.duration import parse_duration
@@ -137,7 +138,7 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
     finished ones.
     """
     from kubetune.cli.display import LiveProgress, print_report
-    from kubetune.runtime.runner import RunPaths, run_local
+    from kubetune.runtime.runner import RunPaths, StorageUnavailable, run_local
 
     code = 0
     for job in _load(file):
@@ -154,6 +155,11 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
                 )
         except (SearchSpaceChanged, SamplerUnavailable, PrometheusNotConfigured) as error:
             errors.print(f"[red]{job.name}:[/red] {error}")
+            sys.exit(EXIT_INVALID)
+        except StorageUnavailable as error:
+            what = f"--storage {storage}" if storage else f"the study journal {paths.storage}"
+            message = escape(f"cannot use {what}: {error.reason}")
+            errors.print(f"[red]{job.name}:[/red] {message}", soft_wrap=True)
             sys.exit(EXIT_INVALID)
         for note in report.notes:
             console.print(f"[yellow]note:[/yellow] not available locally, ignored: {note}")

@@ -24,7 +24,13 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
-from kubetune.metrics.logs import LogMetricsParser, MetricSeries
+from kubetune.metrics.logs import (
+    READ_CHUNK_BYTES,
+    LineSplitter,
+    LogMetricsParser,
+    MetricSeries,
+    read_lines,
+)
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
 from kubetune.runtime.processes import kill_tree
 from kubetune.search.space import ParamValue
@@ -89,25 +95,32 @@ class _LocalTrial:
 
 
 class _LogFollower:
-    """Parses a running trial's log incrementally: each call reads only the new bytes."""
+    """Parses a running trial's log incrementally: each call reads only the new bytes.
+
+    They are read in bounded chunks and cut into lines the way the final parse of the whole log
+    cuts them (``LineSplitter``): a huge line costs time, never memory.
+    """
 
     def __init__(self, job: TuningJob, path: Path) -> None:
         self.path = path
         self.parser = LogMetricsParser(job.spec.metrics, job.spec.objective.metric_names)
         self.offset = 0
-        self.pending = b""
+        self.lines = LineSplitter()  # holds a partial last line until its end arrives
 
     def poll(self) -> MetricSeries:
         try:
             with self.path.open("rb") as handle:
+                end = os.fstat(handle.fileno()).st_size  # no chasing a trial that writes on
                 handle.seek(self.offset)
-                data = handle.read()
+                while self.offset < end:
+                    chunk = handle.read(min(READ_CHUNK_BYTES, end - self.offset))
+                    if not chunk:
+                        break
+                    self.offset += len(chunk)
+                    for line in self.lines.feed(chunk):
+                        self.parser.feed(line)
         except OSError:
-            return self.parser.series
-        self.offset += len(data)
-        *lines, self.pending = (self.pending + data).split(b"\n")
-        for line in lines:  # a partial last line waits for its newline
-            self.parser.feed(line.decode("utf-8", errors="replace"))
+            pass
         return self.parser.series
 
 
@@ -190,8 +203,8 @@ class LocalBackend:
     def _result(self, trial: _LocalTrial, code: int) -> RuntimeTrial:
         parser = LogMetricsParser(self.job.spec.metrics, self.job.spec.objective.metric_names)
         tail: list[str] = []
-        with trial.log_path.open(encoding="utf-8", errors="replace") as lines:
-            for line in lines:
+        with trial.log_path.open("rb") as stream:
+            for line in read_lines(stream):  # bounded chunks: a huge line is cut as it is read
                 parser.feed(line)
                 tail = [*tail[-(LAST_LINES_IN_MESSAGE - 1) :], line.rstrip()[:200]]
         number = trial.number

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from kubetune.api.spec import TuningJob
 from kubetune.controller.model import Completion, TrialRecord
@@ -20,6 +23,41 @@ from kubetune.search.study import TuningStudy
 
 # Wake at least this often: the display's clock, maxRuntime and pendingTimeout need it.
 TICK_SECONDS = 0.5
+# Store the run time this often too, so a run killed outright loses little of it on resume.
+SAVE_RUN_TIME_SECONDS = 10.0
+
+
+class StorageUnavailable(RuntimeError):
+    """The study's storage (``--storage``, or the default journal file) cannot be used."""
+
+    def __init__(self, storage: str, reason: str) -> None:
+        self.storage = storage
+        self.reason = reason
+        super().__init__(f"cannot use the study storage {storage}: {reason}")
+
+
+def _reason(error: BaseException) -> str:
+    """What went wrong, in one line: no SQLAlchemy background links, no traceback."""
+    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+        return f"not an Optuna journal file ({error})"
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    cause = getattr(error, "orig", None)  # SQLAlchemy wraps the database driver's error
+    lines = str(cause if cause is not None else error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _open_study(job: TuningJob, storage: str) -> TuningStudy:
+    try:
+        opened = open_storage(storage)
+    except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
+        # ImportError: no driver for the URL's database (optuna says which to install)
+        raise StorageUnavailable(storage, _reason(error)) from error
+    try:
+        return TuningStudy(job, opened)
+    except (SQLAlchemyError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise StorageUnavailable(storage, _reason(error)) from error
 
 
 @dataclass
@@ -88,23 +126,41 @@ def run_local(
     Ctrl-C stops the running trials and returns; finished trials stay in the study and running
     ones are relaunched with the same parameters when the same command runs again.
     ``prometheus_url`` is the default for ``metrics.source: prometheus`` without a URL.
+
+    maxRuntime counts the time runs of the study actually ran: the run time is stored in the
+    study when a run ends (and every ``SAVE_RUN_TIME_SECONDS``), and a resumed run goes on from
+    it, so the time between an interruption and the resume does not count. Raises
+    ``StorageUnavailable`` when the study's storage cannot be opened.
     """
     begun = time.monotonic()
-    study = TuningStudy(job, open_storage(paths.storage))
+    study = _open_study(job, paths.storage)
+    study.start_run_clock()
     prometheus = local_prometheus_metrics(job.spec, prometheus_url)
     backend = LocalBackend(job, base_dir=base_dir, log_dir=paths.logs, prometheus=prometheus)
     tuner = Tuner(job, study, backend)
     result = StepResult()
-    with _ctrl_c_between_steps(backend.changed) as interrupted:
-        while not interrupted.is_set():
-            result = tuner.step()
-            if on_step is not None:
-                on_step(result, backend)
-            if result.completion is not None:
-                break
-            backend.wait_for_change(TICK_SECONDS)
+    saved = time.monotonic()
+    try:
+        with _ctrl_c_between_steps(backend.changed) as interrupted:
+            while not interrupted.is_set():
+                result = tuner.step()
+                if on_step is not None:
+                    on_step(result, backend)
+                if result.completion is not None:
+                    break
+                if time.monotonic() - saved >= SAVE_RUN_TIME_SECONDS:
+                    study.save_run_clock()
+                    saved = time.monotonic()
+                backend.wait_for_change(TICK_SECONDS)
+        study.save_run_clock()  # the clock stops here, not after the trials are stopped
+        if interrupted.is_set():
+            backend.stop_all()
+    except BaseException:
+        backend.stop_all()  # never leave trial processes running behind a failed run
+        with contextlib.suppress(Exception):
+            study.save_run_clock()
+        raise
     if interrupted.is_set():
-        backend.stop_all()
         return RunReport(
             job, study.records(), None, paths, time.monotonic() - begun, True, backend.notes
         )

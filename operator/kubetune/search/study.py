@@ -23,6 +23,8 @@ from kubetune.search.samplers import build_sampler
 from kubetune.search.space import SearchSpace
 
 ATTR_STARTED_AT = "kubetune.startedAt"
+# Seconds that `kubetune run` has run this study, over all its runs (see start_run_clock).
+ATTR_RUN_SECONDS = "kubetune.runSeconds"
 ATTR_SPACE = "kubetune.searchSpace"
 ATTR_METRICS = "kubetune.metrics"
 ATTR_REASON = "kubetune.reason"
@@ -82,6 +84,8 @@ class TuningStudy:
         self._trial_ids: dict[int, int] = {}
         self._finished_records: dict[int, TrialRecord] = {}
         self._early_stopping = spec.early_stopping
+        self._run_began: float | None = None  # when this run started (start_run_clock)
+        self._run_before = 0.0  # seconds earlier runs ran
 
     def flush(self) -> None:
         """Make every write so far durable; called before anything outside depends on them."""
@@ -96,7 +100,29 @@ class TuningStudy:
 
     @property
     def started_at(self) -> float:
+        """Where maxRuntime counts from: the study's creation (the operator: wall-clock time, an
+        outage does not pause a TuningJob), or with ``start_run_clock`` (``kubetune run``) the
+        start of this run less the time earlier runs ran (time between runs does not count)."""
+        if self._run_began is not None:
+            return self._run_began - self._run_before
         return float(self.study.user_attrs[ATTR_STARTED_AT])
+
+    def start_run_clock(self, now: float | None = None) -> None:
+        """Count maxRuntime in run time from now on: the time this run runs, on top of the run
+        time stored by earlier runs (``save_run_clock``)."""
+        self._run_before = float(self.study.user_attrs.get(ATTR_RUN_SECONDS, 0.0))
+        self._run_began = time.time() if now is None else now
+
+    def save_run_clock(self, now: float | None = None) -> float:
+        """Store the run time so far (earlier runs and this one) for a later run to go on from;
+        returns it. Only after ``start_run_clock``."""
+        if self._run_began is None:
+            raise RuntimeError("save_run_clock needs start_run_clock first")
+        now = time.time() if now is None else now
+        seconds = self._run_before + max(0.0, now - self._run_began)
+        self.study.set_user_attr(ATTR_RUN_SECONDS, seconds)
+        self.flush()
+        return seconds
 
     def records(self) -> list[TrialRecord]:
         records = []

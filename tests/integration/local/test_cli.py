@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from kubetune.search.storage import open_storage
 from optuna.trial import TrialState
 
@@ -60,6 +61,55 @@ def test_invalid_manifest_is_reported_without_traceback(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "spec.objective: required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (
+            ["--storage", "sqlite:////nonexistent/dir/x.db"],
+            "cannot use --storage sqlite:////nonexistent/dir/x.db: unable to open database file",
+        ),
+        (
+            ["--storage", "sqlite:/one-slash.db"],
+            "cannot use --storage sqlite:/one-slash.db: Could not parse SQLAlchemy URL",
+        ),
+        (
+            ["--storage", "{tmp}"],
+            "cannot use --storage {tmp}: Is a directory: {tmp}",
+        ),
+        (
+            ["--storage", "{tmp}/local-test.yaml"],
+            "cannot use --storage {tmp}/local-test.yaml: not an Optuna journal file",
+        ),
+    ],
+    ids=["sqlite-no-directory", "bad-url", "a-directory", "not-a-journal"],
+)
+def test_unusable_storage_is_reported_without_traceback(
+    write_manifest: ManifestWriter, tmp_path: Path, options: list[str], expected: str
+) -> None:
+    path = write_manifest(max_trials=2)
+    options = [option.format(tmp=tmp_path) for option in options]
+    result = kubetune("run", str(path), *options, cwd=tmp_path)
+
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert f"local-test: {expected.format(tmp=tmp_path)}" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "kubetune-runs" / "local-test" / "trials").exists()  # nothing ran
+
+
+def test_unusable_default_journal_is_named(write_manifest: ManifestWriter, tmp_path: Path) -> None:
+    path = write_manifest(max_trials=2)
+    journal = tmp_path / "kubetune-runs" / "local-test" / "study.journal"
+    journal.mkdir(parents=True)
+    result = kubetune("run", str(path), cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert (
+        "cannot use the study journal kubetune-runs/local-test/study.journal: Is a directory"
+        in (" ".join(result.stderr.split()))
+    )
     assert "Traceback" not in result.stderr
 
 

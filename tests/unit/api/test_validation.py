@@ -7,10 +7,14 @@ error is noticed.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from kubetune.api import FieldError, SpecError, TuningJob, parse_tuningjob
+from kubetune.cli.main import cli
 
 from tests.unit.manifests import REMOVE, api_example, container, manifest, tweak
 
@@ -442,7 +446,7 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     (
         "parameter name pattern",
-        tweak(manifest(), "spec.parameters[0].name", "learning-rate"),
+        params({"name": "learning-rate", "type": "float", "min": 0.0, "max": 1.0}),
         ["spec.parameters[0].name: must match ^[A-Za-z_][A-Za-z0-9_]*$ (got 'learning-rate')"],
     ),
     (
@@ -740,6 +744,133 @@ def test_every_structural_error_is_reported_at_once() -> None:
             "spec.trialTemplate: required",
         ]
     )
+
+
+# Structural errors (pydantic) and cross-field errors together: a manifest with both kinds lists
+# all of them in one go, so fixing the first list does not reveal a second one.
+MIXED = manifest(
+    parameters=[
+        {"name": "lr", "type": "float", "min": 0.0, "max": 1.0, "scale": "log"},
+        {"name": "depth", "type": "int", "min": 1, "max": 8, "scale": "sideways"},
+        {"name": "x", "type": "float", "min": 0.0, "max": 1.0, "step": 0.1},
+        {"name": "drop", "type": "float", "min": 0.0, "max": 0.5},
+    ],
+    algorithm="grid",
+    settings={"nStartupTrials": 5},
+    limits={"maxTrials": 0, "trialTimeout": "5x", "maxRuntime": "0s"},
+    metrics={"definitions": [{"name": "loss", "regex": "loss=([0-9.]+"}]},
+    containers=[container(command=["run", "${params.lr}", "${params.depth}", "${params.zz}"])],
+)
+MIXED_STRUCTURAL = [
+    "spec.parameters[1].scale: must be one of 'linear', 'log' or 'reverseLog' (got 'sideways')",
+    "spec.limits.maxTrials: must be >= 1 (got 0)",
+    "spec.limits.trialTimeout: must be a duration such as 90s, 30m, 2h or 1h30m (got '5x')",
+]
+MIXED_SEMANTIC = [
+    "spec.parameters[0].min: must be > 0 for scale log (got 0.0)",
+    "spec.strategy.settings.nStartupTrials: unknown field",
+    "spec.parameters[0].step: grid search needs a finite space: float parameter 'lr' needs a "
+    "step (or use type int or categorical)",
+    "spec.parameters[3].step: grid search needs a finite space: float parameter 'drop' needs a "
+    "step (or use type int or categorical)",
+    "spec.limits.maxRuntime: must be longer than zero (got '0s')",
+    f"{DEF}.regex: not a valid regular expression: missing ), unterminated subpattern at "
+    "position 5",
+    f"{TEMPLATE_POD}.containers[0].command[3]: ${{params.zz}} names no parameter",
+]
+
+
+def test_structural_and_semantic_errors_are_reported_together() -> None:
+    assert errors_of(MIXED) == MIXED_STRUCTURAL + MIXED_SEMANTIC
+
+
+def test_fixing_the_structural_errors_reveals_nothing_new() -> None:
+    fixed = tweak(MIXED, "spec.parameters[1].scale", "linear")
+    fixed = tweak(fixed, "spec.limits.maxTrials", 4)
+    fixed = tweak(fixed, "spec.limits.trialTimeout", "5m")
+    assert errors_of(fixed) == MIXED_SEMANTIC
+
+
+def test_kubetune_validate_prints_both_kinds(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text(yaml.safe_dump(MIXED, sort_keys=False))
+
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{path}: {error}" for error in MIXED_STRUCTURAL + MIXED_SEMANTIC
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param(
+            tweak(manifest(), "spec.parameters[0].min", "zero"),
+            ["spec.parameters[0].min: must be a number (got 'zero')"],
+            id="a broken min is not reported as missing",
+        ),
+        pytest.param(
+            tweak(manifest(), "spec.parameters[0].type", "double"),
+            [
+                "spec.parameters[0].type: must be one of 'float', 'int' or 'categorical' (got "
+                "'double')"
+            ],
+            id="a parameter of unknown type is still a parameter its placeholder may name",
+        ),
+        pytest.param(
+            tweak(manifest(), "spec.parameters", {"x": {}}),
+            ["spec.parameters: must be a list (got {'x': {}})"],
+            id="no list of parameters: placeholders are not checked",
+        ),
+        pytest.param(
+            tweak(
+                manifest(algorithm="grid", limits={"maxTrials": REMOVE}),
+                "spec.strategy.algorithm",
+                "gird",
+            ),
+            [
+                "spec.strategy.algorithm: must be one of 'random', 'grid', 'bayesian', 'gp' or "
+                "'cmaes' (got 'gird')"
+            ],
+            id="an unknown algorithm has no settings or maxTrials rules",
+        ),
+        pytest.param(
+            manifest(metrics={"format": "regex", "definitions": [{"name": "loss", "regex": ""}]}),
+            [f"{DEF}.regex: string should have at least 1 character"],
+            id="a broken definition is not reported as missing",
+        ),
+        pytest.param(
+            manifest(metrics={"source": "prometheus", "prometheus": {"url": "ftp://p"}}),
+            ["spec.metrics.prometheus.url: must match ^https?:// (got 'ftp://p')"],
+            id="broken prometheus settings are not reported as missing queries",
+        ),
+        pytest.param(
+            tweak(
+                tweak(manifest(), "spec.trialTemplate.primaryContainer", 3),
+                "spec.earlyStopping",
+                {"algorithm": "hyperband", "minResource": 4, "maxResource": 2, "x": 1},
+            ),
+            [
+                "spec.earlyStopping.x: unknown field",
+                "spec.trialTemplate.primaryContainer: must be a string (got 3)",
+                "spec.earlyStopping.maxResource: must be greater than minResource (2 <= 4)",
+            ],
+            id="an unknown field does not hide the rules of its section",
+        ),
+        pytest.param(
+            tweak(manifest(), "spec", "all of it"),
+            ["spec: must be a mapping (got 'all of it')"],
+            id="spec not a mapping",
+        ),
+    ],
+)
+def test_checks_skip_what_failed_structurally(document: Any, expected: list[str]) -> None:
+    """A rule whose inputs did not validate stays silent: no second message for one mistake."""
+    assert errors_of(document) == expected
 
 
 @pytest.mark.parametrize("document", [["a", "list"], "text", 42, None])

@@ -1,0 +1,114 @@
+"""``LineSplitter`` and ``read_lines``: a log read in chunks, cut into lines with bounded memory."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kubetune.api.spec import Metrics
+from kubetune.metrics.logs import (
+    MAX_LINE_BYTES,
+    MAX_LINE_CHARS,
+    LineSplitter,
+    LogMetricsParser,
+    read_lines,
+)
+
+
+def split(data: bytes, cuts: list[int]) -> list[str]:
+    """``data`` fed to a splitter in pieces cut at ``cuts``, then flushed."""
+    splitter = LineSplitter()
+    lines: list[str] = []
+    start = 0
+    for cut in sorted(cuts):
+        lines += splitter.feed(data[start:cut])
+        start = max(start, cut)
+    lines += splitter.feed(data[start:])
+    return lines + splitter.flush()
+
+
+def text_mode_lines(data: bytes) -> list[str]:
+    """The lines Python's text mode reads (what the local runner parsed before)."""
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+    return [line.removesuffix("\n") for line in stream]
+
+
+LOG_BYTES = st.lists(
+    st.sampled_from([b"loss=0.5", b"\n", b"\r", b"\r\n", b"", b"epoch=3 ", "é€😀".encode()])
+    | st.binary(max_size=8),
+    max_size=30,
+).map(b"".join)
+
+
+@given(LOG_BYTES, st.lists(st.integers(min_value=0, max_value=200), max_size=6))
+def test_lines_are_what_text_mode_reads_wherever_the_chunks_end(
+    data: bytes, cuts: list[int]
+) -> None:
+    assert split(data, cuts) == text_mode_lines(data)
+
+
+def test_a_crlf_split_between_chunks_ends_one_line() -> None:
+    assert split(b"a=1\r\nb=2\r\n", [4]) == ["a=1", "b=2"]
+    assert split(b"a=1\r\rb=2", [4]) == ["a=1", "", "b=2"]
+
+
+def test_a_partial_last_line_waits_for_its_end() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"loss=0.") == []
+    assert splitter.feed(b"5\nacc") == ["loss=0.5"]
+    assert splitter.flush() == ["acc"]
+    assert splitter.flush() == []
+
+
+def test_a_long_line_keeps_its_first_bytes_only() -> None:
+    line = b"loss=0.5 " + b"x" * (3 * MAX_LINE_BYTES)
+    assert split(line + b"\nloss=0.25\n", [100, MAX_LINE_BYTES + 5]) == [
+        line[:MAX_LINE_BYTES].decode(),
+        "loss=0.25",
+    ]
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "😀", "\udcff"])
+@pytest.mark.parametrize(
+    ("room", "read"), [(0, None), (3, None), (9, 0.2), (10, 0.25), (11, 0.25), (40, 0.75)]
+)
+def test_the_parser_reads_the_same_of_a_cut_line(char: str, room: int, read: float | None) -> None:
+    """The cap in bytes keeps every character the parser's cap in characters looks at, whatever
+    the width of the characters before the values near the parser's cap."""
+    text = char * (MAX_LINE_CHARS - room) + " loss=0.25 loss=0.75 " + char * MAX_LINE_CHARS
+    line = text.encode("utf-8", errors="surrogateescape")  # \udcff: the invalid byte 0xff
+    whole = LogMetricsParser(Metrics(), ["loss"])
+    whole.feed(line.decode("utf-8", errors="replace"))
+    cut = LogMetricsParser(Metrics(), ["loss"])
+    for piece in split(line + b"\n", [7, MAX_LINE_BYTES - 1]):
+        cut.feed(piece)
+    assert cut.series == whole.series
+    assert cut.series.latest("loss") == read
+
+
+def test_a_50_mb_line_is_read_in_bounded_memory() -> None:
+    chunk = b"x" * (256 * 1024)
+    chunks = 200  # 50 MiB in one line, no newline in it
+    splitter = LineSplitter()
+    parser = LogMetricsParser(Metrics(), ["loss"])
+    tracemalloc.start()
+    try:
+        for _ in range(chunks):
+            for line in splitter.feed(chunk):
+                parser.feed(line)
+        for line in splitter.feed(b"\nloss=0.5\n"):
+            parser.feed(line)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert parser.series.latest("loss") == 0.5
+    assert peak < 1024 * 1024  # the line's first MAX_LINE_BYTES, not its 50 MiB
+
+
+def test_read_lines_reads_a_stream_to_its_end() -> None:
+    data = b"a=1\r\n" + b"y" * (5 * MAX_LINE_BYTES) + b"\nloss=0.5"
+    assert list(read_lines(io.BytesIO(data))) == ["a=1", "y" * MAX_LINE_BYTES, "loss=0.5"]
