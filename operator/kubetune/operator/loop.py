@@ -22,7 +22,7 @@ from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
-from kubetune.search.study import TuningStudy
+from kubetune.search.study import StudyStore
 
 VERSION = "v1alpha1"
 PLURAL = "tuningjobs"
@@ -69,8 +69,8 @@ async def tuning_loop(
         name,
         namespace,
         uid,
-        open_study=lambda job, ns, owner_uid: _open_study(
-            clients, job, ns, owner_uid, metrics.api_retries.labels("kubernetes").inc
+        study_store=lambda job_name, ns, owner_uid: _study_store(
+            clients, job_name, ns, owner_uid, metrics.api_retries.labels("kubernetes").inc
         ),
         backend_factory=backend_factory,
         retention=context.retention,
@@ -127,17 +127,17 @@ async def _run(
         await context.wakeups.sleep(key, outcome.wake_in)
 
 
-def _open_study(
+def _study_store(
     clients: Clients,
-    job: TuningJob,
+    name: str,
     namespace: str,
     uid: str,
     on_retry: Callable[[], None] | None = None,
-) -> TuningStudy:
-    """The TuningJob's study, rebuilt from its journal ConfigMaps; ``on_retry`` is called for
+) -> StudyStore:
+    """The TuningJob's study journal, rebuilt from its ConfigMaps; ``on_retry`` is called for
     each journal request retried (counted as Kubernetes API retries)."""
-    storage = open_journal_storage(clients.core, job.name, namespace, uid, on_retry=on_retry)
-    return TuningStudy(job, storage, flush=storage.flush)
+    storage = open_journal_storage(clients.core, name, namespace, uid, on_retry=on_retry)
+    return StudyStore(storage, flush=storage.flush)
 
 
 def _patch_status(

@@ -6,16 +6,20 @@ back from it (trials, parameters, results, start time), so a process that dies l
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
-from kubetune.api.spec import EarlyStopping, TuningJob
+from kubetune.api.errors import SpecError
+from kubetune.api.loading import parse_tuningjob
+from kubetune.api.spec import API_VERSION, KIND, EarlyStopping, TuningJob
 from kubetune.controller.model import TrialOutcome, TrialRecord, TrialState
 from kubetune.metrics.logs import Observation
 from kubetune.search.pruners import build_pruner
@@ -29,6 +33,8 @@ ATTR_SPACE = "kubetune.searchSpace"
 ATTR_METRICS = "kubetune.metrics"
 ATTR_REASON = "kubetune.reason"
 ATTR_MESSAGE = "kubetune.message"
+# The spec the study goes on with: {"generation": <int or null>, "spec": <the TuningJob's spec>}.
+ATTR_ACCEPTED_SPEC = "kubetune.acceptedSpec"
 
 _STATES = {
     OptunaState.RUNNING: TrialState.RUNNING,
@@ -47,6 +53,54 @@ class SearchSpaceChanged(ValueError):
     """A study resumed with a different search space: its trials would no longer fit."""
 
 
+class NoAcceptedSpec(LookupError):
+    """A study opened with :meth:`StudyStore.open_accepted` has no spec stored as accepted that
+    can be used: no such study, none stored (a study started before specs were stored), or
+    (``stored``) the one stored no longer validates."""
+
+    def __init__(self, message: str, *, stored: bool = False) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+@dataclass(frozen=True)
+class AcceptedSpec:
+    """The spec a TuningJob's study goes on with, as stored in the study."""
+
+    generation: int | None
+    spec: dict[str, Any]  # the TuningJob's ``spec``, as JSON
+
+    @classmethod
+    def of(cls, value: Any) -> AcceptedSpec | None:
+        """The accepted spec stored as ``value`` (the study attribute), None if malformed."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("spec"), Mapping):
+            return None
+        generation = value.get("generation")
+        if generation is not None and type(generation) is not int:
+            return None
+        return cls(generation, dict(value["spec"]))
+
+
+@dataclass(frozen=True)
+class StudyStore:
+    """Where a TuningJob's study lives: an Optuna storage and, if it buffers writes (the
+    cluster journal does), how to make them durable."""
+
+    storage: optuna.storages.BaseStorage
+    flush: Callable[[], None] | None = None
+
+    def open(self, job: TuningJob) -> TuningStudy:
+        """The study of ``job``, created if it does not exist yet."""
+        return TuningStudy(job, self.storage, flush=self.flush)
+
+    def open_accepted(self, metadata: Mapping[str, Any]) -> TuningStudy:
+        """The existing study of the TuningJob of ``metadata`` (as the API server holds it),
+        opened with the spec it stored as accepted, validated again (``TuningStudy.job``):
+        for a TuningJob whose current spec is refused. Never creates a study; raises
+        :class:`NoAcceptedSpec` if there is no spec that can be used."""
+        return self.open(_accepted_job(metadata, self.storage))
+
+
 class TuningStudy:
     """One TuningJob's Optuna study, read and written in the reconcile core's terms."""
 
@@ -57,8 +111,10 @@ class TuningStudy:
         flush: Callable[[], None] | None = None,
     ) -> None:
         """Open (or create) the study; ``flush`` makes buffered writes durable, if the storage
-        buffers them (the cluster journal does, to keep API requests per trial low)."""
+        buffers them (the cluster journal does, to keep API requests per trial low).
+        """
         self._flush = flush
+        self.job = job  # the TuningJob (and spec) the study was opened with
         spec = job.spec
         self.space = SearchSpace.from_parameters(spec.parameters)
         sampler = build_sampler(spec.strategy, self.space, spec.limits.parallel_trials)
@@ -91,6 +147,26 @@ class TuningStudy:
         """Make every write so far durable; called before anything outside depends on them."""
         if self._flush is not None:
             self._flush()
+
+    def accepted_spec(self) -> AcceptedSpec | None:
+        """The spec stored as the one the study goes on with, if any."""
+        return AcceptedSpec.of(self.study.user_attrs.get(ATTR_ACCEPTED_SPEC))
+
+    def store_accepted_spec(self, generation: int | None, spec: Mapping[str, Any]) -> bool:
+        """Store ``spec`` (a TuningJob's ``spec``, accepted as of ``generation``) as the one the
+        study goes on with, for a process that opens it again while the TuningJob's current spec
+        is refused (:meth:`StudyStore.open_accepted`). Buffered like any write (durable on the next
+        flush); nothing is written if it is stored already. Returns whether it wrote.
+
+        Raises what the storage raises for a value it cannot take (the cluster journal:
+        ``JournalEntryTooLargeError``, nothing written).
+        """
+        accepted = AcceptedSpec(generation, json.loads(json.dumps(dict(spec))))
+        if self.accepted_spec() == accepted:
+            return False
+        value = {"generation": accepted.generation, "spec": accepted.spec}
+        self.study.set_user_attr(ATTR_ACCEPTED_SPEC, value)
+        return True
 
     def set_early_stopping(self, early: EarlyStopping) -> None:
         """Use another early-stopping rule from now on (the spec was edited)."""
@@ -221,6 +297,36 @@ class TuningStudy:
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
         self.study.tell(number, values, state=_OPTUNA_STATES[outcome.state], skip_if_finished=True)
+
+
+def _accepted_job(metadata: Mapping[str, Any], storage: optuna.storages.BaseStorage) -> TuningJob:
+    """The TuningJob of ``metadata`` with the spec its study stored as accepted."""
+    name = metadata.get("name")
+    if not isinstance(name, str):
+        raise NoAcceptedSpec("the TuningJob has no name")
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        raise NoAcceptedSpec(f"TuningJob {name!r} has no study") from None
+    attrs = storage.get_study_user_attrs(study_id)
+    accepted = AcceptedSpec.of(attrs.get(ATTR_ACCEPTED_SPEC))
+    if accepted is None:
+        raise NoAcceptedSpec(f"the study of TuningJob {name!r} stores no accepted spec")
+    manifest = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": dict(metadata),
+        "spec": accepted.spec,
+    }
+    try:
+        return parse_tuningjob(manifest)
+    except SpecError as error:
+        problems = "; ".join(str(e) for e in error.errors)
+        raise NoAcceptedSpec(
+            f"the spec of generation {accepted.generation} stored as accepted no longer "
+            f"validates: {problems}",
+            stored=True,
+        ) from None
 
 
 def _report(storage: optuna.storages.BaseStorage, trial_id: int, outcome: TrialOutcome) -> None:

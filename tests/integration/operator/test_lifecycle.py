@@ -229,16 +229,26 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
     assert true_states(cluster, "bad-edit") in (["Running"], ["Complete"])
     assert any_condition(cluster, "bad-edit", "Failed") is None
 
+    # The operator dies while the edit stands: the one that replaces it goes on with the spec
+    # accepted before (stored in the study), not waiting for the edit to be reverted.
+    launched_before_restart = len(cluster.jobs("bad-edit"))
+    operator.kill()
+    operator.start()
+
     # Trials that were running are recorded and the rest run with the accepted spec.
     done = cluster.wait_condition("bad-edit", "Complete", timeout=60)
     assert done["reason"] == "MaxTrialsReached"
+    assert launched_before_restart < 3  # so some trials were launched after the restart
     status = cluster.tuningjob("bad-edit")["status"]
     assert status["trials"]["succeeded"] == 3
+    names = sorted(j["metadata"]["name"] for j in cluster.jobs("bad-edit"))
+    assert names == [f"bad-edit-{n}" for n in range(3)]
     assert true_states(cluster, "bad-edit") == ["Complete"]
     assert any_condition(cluster, "bad-edit", "Stalled") is None
     accepted = any_condition(cluster, "bad-edit", "SpecAccepted")
     assert accepted is not None
     assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
+    assert "the study goes on with the spec of generation 1" in accepted["message"]
     eventually(
         lambda: any(e.reason == "InvalidSpec" for e in cluster.events("bad-edit")),
         message="an InvalidSpec Warning event",

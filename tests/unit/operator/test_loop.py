@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from kubetune.operator.clients import Clients
-from kubetune.operator.loop import _open_study
+from kubetune.operator.loop import _study_store
 from kubetune.operator.metrics import OperatorMetrics
 from kubetune.runtime.kubernetes.journal import KubernetesJournalStorage
 
@@ -27,7 +27,7 @@ def test_journal_retries_are_counted_as_kubernetes_api_retries() -> None:
     clients = Clients(core, cast(Any, None), cast(Any, None))
     metrics = OperatorMetrics()
     on_retry = metrics.api_retries.labels("kubernetes").inc
-    study = _open_study(clients, tuningjob("wired"), "ml", UID, on_retry)
+    study = _study_store(clients, "wired", "ml", UID, on_retry).open(tuningjob("wired"))
     storage = study.study._storage
     assert isinstance(storage, KubernetesJournalStorage)
     storage.backend._sleep = lambda _: None  # no real backoff in a unit test

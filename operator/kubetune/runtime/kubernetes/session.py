@@ -44,17 +44,21 @@ from kubetune.controller.status import (
 )
 from kubetune.controller.tuner import Tuner
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
+from kubetune.runtime.kubernetes.journal import JournalEntryTooLargeError
 from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
 from kubetune.search.samplers import SamplerUnavailable, build_sampler
 from kubetune.search.space import SearchSpace
-from kubetune.search.study import SearchSpaceChanged, TuningStudy
+from kubetune.search.study import NoAcceptedSpec, SearchSpaceChanged, StudyStore, TuningStudy
 
 log = logging.getLogger(__name__)
 
 # Wake up at least this often even when nothing happens: a safety net, not the mechanism.
 RESYNC_SECONDS = 300.0
 
-StudyOpener = Callable[[TuningJob, str, str], TuningStudy]
+# Where the study of the TuningJob (name, namespace, uid) lives.
+StudyStoreOpener = Callable[[str, str, str], StudyStore]
+
+_NOTHING = object()  # no generation yet
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class ClusterSession:
         name: str,
         namespace: str,
         uid: str,
-        open_study: StudyOpener,
+        study_store: StudyStoreOpener,
         backend_factory: Callable[[TuningJob], KubernetesBackend],
         clock: Callable[[], float] = time.time,
         retention: JobRetention | None = None,
@@ -102,7 +106,7 @@ class ClusterSession:
         self.name = name
         self.namespace = namespace
         self.uid = uid
-        self._open_study = open_study
+        self._study_store = study_store
         self._backend_factory = backend_factory
         self.clock = clock
         self.tuner: Tuner | None = None
@@ -112,15 +116,26 @@ class ClusterSession:
         self.collector: JobCollector | None = None
         self._next_collection: float | None = None
         self._accepted_generation: int | None = None
+        # The accepted spec is stored in the study once per generation (for a restarted
+        # process to go on with it while an edit is refused); why it could not be, if so.
+        self._stored_generation: object = _NOTHING
+        self._not_stored: str | None = None
+        self._resume_tried: object = _NOTHING  # the refused generation last resumed for
 
     def step(self, body: Mapping[str, Any], view: ClusterView) -> StepOutcome:
         now = self.clock()
         generation = (body.get("metadata") or {}).get("generation")
         previous = body.get("status") or {}
         refusal = self._accept(body, generation)
-        if self.tuner is None:  # no spec accepted yet (by this process)
+        unusable: str | None = None
+        if self.tuner is None and self._resume_tried != generation:
+            # Refused in a process that accepted no spec yet (it restarted while the edit
+            # stands): go on with the spec the study stored as accepted, if it has one.
+            unusable = self._resume(body)
+            self._resume_tried = generation  # once per generation (unless the API failed)
+        if self.tuner is None:  # no spec accepted (by this process, or stored in the study)
             assert refusal is not None
-            return self._refused(refusal, previous, generation, now)
+            return self._refused(refusal, previous, generation, now, unusable)
         # A refused edit leaves the study as it was accepted: it goes on with that spec (the
         # tuner's), so running trials are still recorded, and the edit is reported beside it.
         tuner = self.tuner
@@ -222,7 +237,68 @@ class ClusterSession:
         except SamplerUnavailable as error:
             return Refusal(Reason.INVALID_SPEC, str(error))
         self._accepted_generation = generation
+        self._store_accepted(body, generation)
         return None
+
+    def _store_accepted(self, body: Mapping[str, Any], generation: int | None) -> None:
+        """Store the spec just accepted in the study, once per generation: buffered, it
+        reaches the journal with the step's final flush (no request of its own unless the
+        step writes nothing else)."""
+        if self.tuner is None or self._stored_generation == generation:
+            return
+        self._stored_generation = generation
+        try:
+            self.tuner.study.store_accepted_spec(generation, body.get("spec") or {})
+            self._not_stored = None
+        except JournalEntryTooLargeError as error:
+            self._not_stored = str(error)
+            log.error(
+                "TuningJob %s/%s: the spec of generation %s could not be stored in its study "
+                "(%s); it is in effect, but an operator restarted while a later edit is refused "
+                "cannot go on with it",
+                self.namespace,
+                self.name,
+                generation,
+                error,
+            )
+
+    def _resume(self, body: Mapping[str, Any]) -> str | None:
+        """Open the study with the spec it stored as accepted and make it the tuner's; why
+        not, if it has none that can be used (None: nothing stored, e.g. a TuningJob started
+        before specs were stored, or no study at all)."""
+        try:
+            store = self._study_store(self.name, self.namespace, self.uid)
+            study = store.open_accepted(body.get("metadata") or {})
+        except NoAcceptedSpec as error:
+            if not error.stored:
+                log.info("TuningJob %s/%s: %s", self.namespace, self.name, error)
+                return None
+            unusable = str(error)
+        except (SearchSpaceChanged, SamplerUnavailable) as error:
+            unusable = f"the spec stored as accepted cannot be used: {error}"
+        else:
+            self._resumed(study)
+            return None
+        log.warning("TuningJob %s/%s: %s", self.namespace, self.name, unusable)
+        return unusable
+
+    def _resumed(self, study: TuningStudy) -> None:
+        """Go on with the study as it was opened with the spec it stored as accepted."""
+        job = study.job
+        accepted = study.accepted_spec()
+        generation = None if accepted is None else accepted.generation
+        self.backend = self._backend_factory(job)
+        self.tuner = Tuner(job, study, self.backend, self.clock)
+        self._strategy = job.spec.strategy
+        self._accepted_generation = generation
+        self._stored_generation = generation
+        log.info(
+            "TuningJob %s/%s: its spec is refused; going on with the spec of generation %s "
+            "stored in its study",
+            self.namespace,
+            self.name,
+            generation,
+        )
 
     def _spec_condition(
         self,
@@ -251,6 +327,12 @@ class ClusterSession:
             item = spec_refused(refusal.reason, message, now, generation)
             if _condition_changed(before, item):
                 events.append(Event("Warning", refusal.reason.value, refusal.message))
+        if self._not_stored is not None:
+            item["message"] += (
+                f"; that spec could not be stored in the study ({self._not_stored}): if the "
+                "operator restarts while an edit is refused, the study waits until a spec is "
+                "accepted again"
+            )
         status["conditions"] = put_condition(status["conditions"], item, before_conditions)
 
     def _collect_jobs(
@@ -270,7 +352,7 @@ class ClusterSession:
 
     def _tuner(self, job: TuningJob) -> Tuner:
         if self.tuner is None:
-            study = self._open_study(job, self.namespace, self.uid)
+            study = self._study_store(self.name, self.namespace, self.uid).open(job)
             self.backend = self._backend_factory(job)
             self.tuner = Tuner(job, study, self.backend, self.clock)
             self._strategy = job.spec.strategy
@@ -298,8 +380,10 @@ class ClusterSession:
         previous: Mapping[str, Any],
         generation: int | None,
         now: float,
+        unusable: str | None = None,
     ) -> StepOutcome:
-        """The status when no spec of this TuningJob has been accepted by this process."""
+        """The status when no spec of this TuningJob has been accepted by this process, nor
+        can one stored in its study be used (``unusable``: why not, if one is stored)."""
         before_conditions = previous.get("conditions") or []
         if not previous.get("startTime"):
             # Never accepted: nothing was launched and nothing will be (InvalidSpec).
@@ -307,13 +391,13 @@ class ClusterSession:
             status["conditions"] = merge_conditions(before_conditions, status["conditions"])
             changed = before_conditions != status["conditions"]
         else:
-            # Its study started under a spec accepted before the operator restarted, and an
-            # edit refused since stands: the study's state stays as last reported (its trials
-            # are recorded once the spec is accepted again), and the edit is reported.
-            message = (
-                f"{refusal.message}; the study waits for a spec it can accept (the spec it "
-                "started with is not known since the operator restarted)"
-            )
+            # Its study started under a spec accepted before the operator restarted, an edit
+            # refused since stands, and the study stores no accepted spec that can be used (it
+            # started before specs were stored, or that spec no longer validates): the study's
+            # state stays as last reported (its trials are recorded once a spec is accepted
+            # again), and the edit is reported.
+            why = unusable or "the spec it went on with is not known since the operator restarted"
+            message = f"{refusal.message}; the study waits for a spec it can accept ({why})"
             item = spec_refused(refusal.reason, message, now, generation)
             before = find_condition(before_conditions, item["type"])
             changed = _condition_changed(before, item)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -16,11 +17,13 @@ import optuna
 import pytest
 from kubetune.api.status import ConditionType
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
+from kubetune.runtime.kubernetes.journal import open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
-from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
-from kubetune.search.study import TuningStudy
+from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome, StudyStoreOpener
+from kubetune.search.study import ATTR_ACCEPTED_SPEC, StudyStore, TuningStudy
 
 from tests.unit.manifests import manifest, tweak
+from tests.unit.runtime.kubernetes.fake_core import FakeCoreV1Api
 
 NS = "ml"
 NAME = "tune"
@@ -84,11 +87,19 @@ class Clock:
 
 
 class Harness:
-    """One TuningJob: its body as the API server holds it, a session and the cluster."""
+    """One TuningJob: its body as the API server holds it, a session and the cluster.
 
-    def __init__(self, document: dict[str, Any]) -> None:
+    The study is in an in-memory Optuna storage, or wherever ``study_store`` says (e.g. a
+    ConfigMap journal)."""
+
+    def __init__(
+        self,
+        document: dict[str, Any],
+        study_store: StudyStoreOpener | None = None,
+    ) -> None:
         self.api = FakeApi()
         self.storage = optuna.storages.InMemoryStorage()
+        self.study_store = study_store or (lambda name, ns, uid: StudyStore(self.storage))
         self.clock = Clock()
         self.body = copy.deepcopy(document)
         self.body["metadata"].update(namespace=NS, uid=UID, generation=1)
@@ -102,10 +113,15 @@ class Harness:
             NAME,
             NS,
             UID,
-            open_study=lambda job, namespace, uid: TuningStudy(job, self.storage),
+            study_store=self.study_store,
             backend_factory=lambda job: KubernetesBackend(job, NS, UID, api, api, api),
             clock=self.clock,
         )
+
+    def store_accepted(self, value: Any) -> None:
+        """Overwrite the accepted spec stored in the (in-memory) study."""
+        study_id = self.storage.get_study_id_from_name(NAME)
+        self.storage.set_study_user_attr(study_id, ATTR_ACCEPTED_SPEC, value)
 
     def edit(self, document: dict[str, Any]) -> None:
         """``kubectl apply`` of a new spec: the generation goes up, the status stays."""
@@ -326,32 +342,211 @@ def test_a_spec_fixed_after_being_invalid_from_the_start_runs() -> None:
     assert harness.api.launched == [0]
 
 
-def test_refused_edit_standing_across_an_operator_restart_keeps_the_state() -> None:
-    """A new session has no accepted spec to go on with: the state stays as last reported."""
+@pytest.mark.parametrize(("path", "value", "reason", "field"), REFUSED_EDITS)
+def test_refused_edit_standing_across_an_operator_restart_goes_on_with_the_accepted_spec(
+    path: str, value: Any, reason: str, field: str
+) -> None:
+    """The accepted spec is stored in the study: a restarted operator goes on with it."""
     original = manifest(name=NAME, limits={"maxTrials": 3, "parallelTrials": 2})
     harness = Harness(original)
     harness.step()
-    harness.edit(tweak(original, "spec.parameters[0].max", 2.0))
-    harness.step()
+    harness.edit(tweak(original, path, value))
+    assert events(harness.step()) == [("Warning", reason)]
 
     harness.session = harness.new_session()  # the operator restarted
+    harness.finish(0, 0.25)  # finishes while the bad edit stands
+    restarted = harness.step()
+
+    # Trial 0 is recorded and trial 2 launched, with the spec of generation 1.
+    assert true_states(restarted) == ["Running"]
+    found = conditions(restarted)
+    assert "Failed" not in found
+    assert "Stalled" not in found
+    assert restarted.status["trials"]["succeeded"] == 1
+    assert harness.api.launched == [0, 1, 2]
+    assert 0.0 <= harness.api.params(2)["x"] <= 1.0
+    accepted = found["SpecAccepted"]
+    assert (accepted["status"], accepted["reason"]) == ("False", reason)
+    assert field in accepted["message"]
+    assert "the study goes on with the spec of generation 1" in accepted["message"]
+    assert accepted["observedGeneration"] == 2
+    assert restarted.events == []  # the same refusal, already announced
+
+    harness.finish(1, 0.5)
+    harness.finish(2, 0.75)
+    done = harness.step()
+    assert true_states(done) == ["Complete"]
+    assert done.status["trials"]["succeeded"] == 3
+    assert conditions(done)["SpecAccepted"]["status"] == "False"
+    assert events(done) == [("Normal", "MaxTrialsReached")]
+    assert harness.api.launched == [0, 1, 2]  # nothing launched twice
+
+    harness.edit(original)  # reverted
+    reverted = harness.step()
+    assert true_states(reverted) == ["Complete"]
+    accepted = conditions(reverted)["SpecAccepted"]
+    assert (accepted["status"], accepted["observedGeneration"]) == ("True", 3)
+    assert events(reverted) == [("Normal", "SpecAccepted")]
+
+
+def test_restart_goes_on_with_the_last_accepted_generation_not_the_first() -> None:
+    original = manifest(name=NAME, limits={"maxTrials": 2, "parallelTrials": 1})
+    harness = Harness(original)
+    harness.step()
+    widened = tweak(original, "spec.limits", {"maxTrials": 3, "parallelTrials": 2})
+    harness.edit(widened)  # generation 2, accepted: a second trial at once
+    harness.step()
+    assert harness.api.launched == [0, 1]
+    harness.edit(tweak(widened, "spec.parameters[0].min", 5.0))  # generation 3, refused
+    harness.step()
+
+    harness.session = harness.new_session()
+    harness.finish(0, 0.5)
+    restarted = harness.step()
+
+    assert harness.api.launched == [0, 1, 2]  # maxTrials 3 and parallelTrials 2 of generation 2
+    message = conditions(restarted)["SpecAccepted"]["message"]
+    assert "the study goes on with the spec of generation 2" in message
+
+
+def test_refused_edit_across_a_restart_of_a_study_without_a_stored_spec_keeps_the_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A TuningJob started before accepted specs were stored: a new session has no accepted
+    spec to go on with, so the state stays as last reported until a spec is accepted."""
+    original = manifest(name=NAME, limits={"maxTrials": 3, "parallelTrials": 2})
+    harness = Harness(original)
+    with monkeypatch.context() as patched:  # an operator that did not store accepted specs
+        patched.setattr(TuningStudy, "store_accepted_spec", lambda *_: False)
+        harness.step()
+        harness.edit(tweak(original, "spec.parameters[0].max", 2.0))
+        harness.step()
+
+    harness.session = harness.new_session()  # the operator restarted (and stores them)
+    harness.finish(0, 0.1)
     restarted = harness.step()
 
     assert true_states(restarted) == ["Running"]
     found = conditions(restarted)
     assert "Failed" not in found
     assert "Stalled" not in found
-    assert (found["SpecAccepted"]["status"], found["SpecAccepted"]["reason"]) == (
-        "False",
-        "SearchSpaceChanged",
-    )
+    accepted = found["SpecAccepted"]
+    assert (accepted["status"], accepted["reason"]) == ("False", "SearchSpaceChanged")
+    assert "the study waits for a spec it can accept" in accepted["message"]
+    assert "not known since the operator restarted" in accepted["message"]
     assert restarted.events == []  # the same refusal, already announced
+    assert restarted.status["trials"]["succeeded"] == 0  # waits: trial 0 not recorded yet
     assert harness.api.launched == [0, 1]
 
     harness.edit(original)
-    harness.finish(0, 0.1)
     reverted = harness.step()
     assert true_states(reverted) == ["Running"]
     assert conditions(reverted)["SpecAccepted"]["status"] == "True"
     assert reverted.status["trials"]["succeeded"] == 1
     assert harness.api.launched == [0, 1, 2]  # nothing launched twice
+
+
+def test_a_stored_spec_that_no_longer_validates_is_not_used_after_a_restart() -> None:
+    original = manifest(name=NAME, limits={"maxTrials": 3, "parallelTrials": 2})
+    harness = Harness(original)
+    harness.step()
+    harness.edit(tweak(original, "spec.parameters[0].max", 2.0))
+    harness.step()
+    # What the operator stored, as a later operator's model would refuse it.
+    stale = tweak(original, "spec.parameters[0].min", 5.0)["spec"]
+    harness.store_accepted({"generation": 1, "spec": stale})
+
+    harness.session = harness.new_session()
+    harness.finish(0, 0.1)
+    restarted = harness.step()
+
+    assert true_states(restarted) == ["Running"]
+    accepted = conditions(restarted)["SpecAccepted"]
+    assert (accepted["status"], accepted["reason"]) == ("False", "SearchSpaceChanged")
+    assert "the spec of generation 1 stored as accepted no longer validates" in accepted["message"]
+    assert "spec.parameters[0].max" in accepted["message"]
+    assert restarted.events == []
+    assert restarted.status["trials"]["succeeded"] == 0
+    assert harness.api.launched == [0, 1]
+
+
+def journal_harness(document: dict[str, Any], **options: Any) -> tuple[Harness, FakeCoreV1Api]:
+    """A harness whose study is a ConfigMap journal (opened afresh by each session)."""
+    core = FakeCoreV1Api()
+
+    def study_store(name: str, namespace: str, uid: str) -> StudyStore:
+        storage = open_journal_storage(core, name, namespace, uid, **options)
+        return StudyStore(storage, flush=storage.flush)
+
+    return Harness(document, study_store), core
+
+
+def journal_text(core: FakeCoreV1Api) -> str:
+    return "".join(v for cm in core.configmaps(NS) for v in (cm.get("data") or {}).values())
+
+
+def test_the_accepted_spec_costs_one_journal_write_per_generation_not_per_step() -> None:
+    original = manifest(name=NAME, limits={"maxTrials": 4, "parallelTrials": 2})
+    harness, core = journal_harness(original)
+
+    harness.step()
+    assert core.count("create", "patch") == 1  # the study, its trials and the spec: one write
+    assert journal_text(core).count(ATTR_ACCEPTED_SPEC) == 1
+    harness.step()
+    assert core.count("create", "patch") == 1  # nothing new: no request at all
+
+    harness.edit(tweak(original, "spec.limits.maxTrials", 5))  # accepted, nothing to launch
+    harness.step()
+    assert core.count("create", "patch") == 2
+    assert journal_text(core).count(ATTR_ACCEPTED_SPEC) == 2
+    harness.step()
+    assert core.count("create", "patch") == 2
+
+    harness.edit(tweak(original, "spec.parameters[0].max", 2.0))  # refused: nothing stored
+    harness.step()
+    assert core.count("create", "patch") == 2
+
+    harness.session = harness.new_session()  # restarted: reads the study from the journal
+    harness.finish(0, 0.5)
+    restarted = harness.step()
+    assert restarted.status["trials"]["succeeded"] == 1
+    assert harness.api.launched == [0, 1, 2]
+    message = conditions(restarted)["SpecAccepted"]["message"]
+    assert "the study goes on with the spec of generation 2" in message
+    assert journal_text(core).count(ATTR_ACCEPTED_SPEC) == 2  # not stored again
+
+
+def test_a_spec_too_large_for_the_journal_is_in_effect_but_reported_not_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    big = tweak(
+        manifest(name=NAME, limits={"maxTrials": 3, "parallelTrials": 2}),
+        "spec.trialTemplate.metadata.annotations",
+        {"example.com/notes": "x" * 20_000},
+    )
+    harness, core = journal_harness(big, max_chunk_bytes=16 * 1024)
+
+    with caplog.at_level(logging.ERROR):
+        outcome = harness.step()
+
+    assert harness.api.launched == [0, 1]
+    assert ATTR_ACCEPTED_SPEC not in journal_text(core)
+    accepted = conditions(outcome)["SpecAccepted"]
+    assert (accepted["status"], accepted["reason"]) == ("True", "Accepted")
+    assert "could not be stored in the study" in accepted["message"]
+    assert "does not fit in a chunk" in accepted["message"]
+    assert any("could not be stored" in r.getMessage() for r in caplog.records)
+    assert outcome.events == []
+
+    harness.edit(tweak(big, "spec.parameters[0].max", 2.0))
+    refused = harness.step()
+    message = conditions(refused)["SpecAccepted"]["message"]
+    assert "the study goes on with the spec of generation 1" in message
+    assert "could not be stored in the study" in message
+
+    harness.session = harness.new_session()  # restarted: waits, as before specs were stored
+    harness.finish(0, 0.5)
+    restarted = harness.step()
+    message = conditions(restarted)["SpecAccepted"]["message"]
+    assert "the study waits for a spec it can accept" in message
+    assert harness.api.launched == [0, 1]
