@@ -59,6 +59,10 @@ class MetricSeries:
     def count(self, metric: str) -> int:
         return len(self.values.get(metric, ()))
 
+    def snapshot(self) -> MetricSeries:
+        """A copy that later reports do not change (for a reader while a trial still runs)."""
+        return MetricSeries({name: list(items) for name, items in self.values.items()})
+
     def latest(self, metric: str) -> float | None:
         observations = self.values.get(metric)
         return observations[-1].value if observations else None

@@ -234,8 +234,8 @@ class LocalBackend:
 
     def _running(self, trial: _LocalTrial) -> RuntimeTrial:
         """A running trial with what it has printed so far (for early stopping)."""
-        series = trial.live.poll() if trial.live is not None else None
-        return RuntimeTrial(trial.number, Phase.RUNNING, metrics=_copy(series))
+        series = trial.live.poll().snapshot() if trial.live is not None else None
+        return RuntimeTrial(trial.number, Phase.RUNNING, metrics=series)
 
     def _from_prometheus(self, trial: _LocalTrial, prometheus: PrometheusMetrics) -> RuntimeTrial:
         """The trial with its metrics from Prometheus: a succeeded one stays Running until its
@@ -288,9 +288,3 @@ class LocalBackend:
         """Block until a trial ends or ``timeout`` seconds pass."""
         self.changed.wait(timeout)
         self.changed.clear()
-
-
-def _copy(series: MetricSeries | None) -> MetricSeries | None:
-    if series is None:
-        return None
-    return MetricSeries({name: list(values) for name, values in series.values.items()})

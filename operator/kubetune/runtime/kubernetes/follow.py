@@ -61,8 +61,7 @@ class LogFollower:
     def series(self) -> MetricSeries:
         """A copy of what the log has reported so far."""
         with self._lock:
-            values = self._parser.series.values
-            return MetricSeries({name: list(items) for name, items in values.items()})
+            return self._parser.series.snapshot()
 
     def stop(self) -> None:
         self._stopped.set()

@@ -75,7 +75,6 @@ class StepOutcome:
     status: dict[str, Any]
     events: list[Event] = field(default_factory=list)
     wake_in: float = RESYNC_SECONDS
-    done: bool = False
     # For the operator's own metrics: seconds per suggestion, and (state, seconds) of each trial
     # recorded in this step; whether the metrics source answers (None: not Prometheus).
     suggestion_seconds: list[float] = field(default_factory=list)
@@ -177,7 +176,6 @@ class ClusterSession:
             status,
             events,
             wake_in,
-            done=result.completion is not None,
             suggestion_seconds=result.suggestion_seconds,
             trial_durations=self._durations(tuner, result.actions),
             metrics_source_available=available,
@@ -284,12 +282,9 @@ class ClusterSession:
 
     def _resumed(self, study: TuningStudy) -> None:
         """Go on with the study as it was opened with the spec it stored as accepted."""
-        job = study.job
+        self._start(study)
         accepted = study.accepted_spec()
         generation = None if accepted is None else accepted.generation
-        self.backend = self._backend_factory(job)
-        self.tuner = Tuner(job, study, self.backend, self.clock)
-        self._strategy = job.spec.strategy
         self._accepted_generation = generation
         self._stored_generation = generation
         log.info(
@@ -350,13 +345,17 @@ class ClusterSession:
             view.jobs, recorded, None if best is None else best.number, now
         )
 
+    def _start(self, study: TuningStudy) -> Tuner:
+        """Drive ``study`` with the TuningJob it was opened with."""
+        job = study.job
+        self.backend = self._backend_factory(job)
+        self.tuner = Tuner(job, study, self.backend, self.clock)
+        self._strategy = job.spec.strategy
+        return self.tuner
+
     def _tuner(self, job: TuningJob) -> Tuner:
         if self.tuner is None:
-            study = self._study_store(self.name, self.namespace, self.uid).open(job)
-            self.backend = self._backend_factory(job)
-            self.tuner = Tuner(job, study, self.backend, self.clock)
-            self._strategy = job.spec.strategy
-            return self.tuner
+            return self._start(self._study_store(self.name, self.namespace, self.uid).open(job))
         study = self.tuner.study
         if (
             SearchSpace.from_parameters(job.spec.parameters).fingerprint()
@@ -404,7 +403,7 @@ class ClusterSession:
             status = {**previous, "observedGeneration": generation}
             status["conditions"] = put_condition(before_conditions, item, before_conditions)
         events = [Event("Warning", refusal.reason.value, refusal.message)] if changed else []
-        return StepOutcome(status, events, RESYNC_SECONDS, done=True)
+        return StepOutcome(status, events, RESYNC_SECONDS)
 
     def _pending_events(
         self, observed: Mapping[int, RuntimeTrial], running: set[int]
