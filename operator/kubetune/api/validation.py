@@ -368,18 +368,23 @@ def _metrics_errors(parts: _Parts) -> Iterator[FieldError]:
         except ValueError as error:
             yield FieldError("spec.metrics.prometheus.interval", str(error))
         for index, query in enumerate(metrics.prometheus.queries):
-            for variable in _QUERY_VARIABLE.findall(query.query):
-                if variable.strip() not in QUERY_VARIABLES:
-                    yield FieldError(
-                        f"spec.metrics.prometheus.queries[{index}].query",
-                        f"unknown variable ${{{variable}}}; known: "
-                        + ", ".join(f"${{{name}}}" for name in QUERY_VARIABLES),
-                    )
+            for variable in unknown_query_variables(query.query):
+                yield FieldError(
+                    f"spec.metrics.prometheus.queries[{index}].query",
+                    f"unknown variable ${{{variable}}}; known: "
+                    + ", ".join(f"${{{name}}}" for name in QUERY_VARIABLES),
+                )
 
 
 # The trial variables of a Prometheus query (kubetune.metrics.prometheus substitutes them).
 QUERY_VARIABLES = ("trial.name", "trial.number", "trial.namespace", "trial.pod", "tuningjob")
-_QUERY_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+QUERY_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+def unknown_query_variables(template: str) -> list[str]:
+    """The ``${...}`` names of a query template that are not trial variables."""
+    names = (match.group(1) for match in QUERY_VARIABLE.finditer(template))
+    return [name for name in names if name.strip() not in QUERY_VARIABLES]
 
 
 def _early_stopping_errors(parts: _Parts) -> Iterator[FieldError]:

@@ -35,6 +35,7 @@ from typing import Any
 
 from kubetune.api.duration import parse_duration
 from kubetune.api.spec import PrometheusSource, TuningJobSpec
+from kubetune.api.validation import QUERY_VARIABLE, QUERY_VARIABLES
 from kubetune.metrics.logs import MetricSeries, Observation
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,6 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_RETRIES = 3
 MAX_POINTS = 10_000  # Prometheus refuses range queries of more than 11,000 points per series
 GRACE_INTERVALS = 5  # a finished trial's series may appear this many intervals late
-VARIABLES = ("trial.name", "trial.number", "trial.namespace", "trial.pod", "tuningjob")
-_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 class PrometheusError(Exception):
@@ -91,15 +90,10 @@ def render_query(template: str, variables: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1).strip()
         if name not in variables:
-            raise ValueError(f"unknown variable ${{{name}}} (known: {', '.join(VARIABLES)})")
+            raise ValueError(f"unknown variable ${{{name}}} (known: {', '.join(QUERY_VARIABLES)})")
         return escape_label_value(variables[name])
 
-    return _VARIABLE.sub(substitute, template)
-
-
-def unknown_variables(template: str) -> list[str]:
-    """The ``${...}`` names of a query template that are not trial variables."""
-    return [m.group(1) for m in _VARIABLE.finditer(template) if m.group(1).strip() not in VARIABLES]
+    return QUERY_VARIABLE.sub(substitute, template)
 
 
 class PrometheusClient:

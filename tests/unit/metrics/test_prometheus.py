@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 from kubetune.api import parse_tuningjob
+from kubetune.api.validation import unknown_query_variables
 from kubetune.metrics.logs import Observation
 from kubetune.metrics.prometheus import (
     PrometheusAuth,
@@ -26,7 +27,6 @@ from kubetune.metrics.prometheus import (
     prometheus_url,
     render_query,
     to_observations,
-    unknown_variables,
 )
 
 from tests.unit.manifests import manifest
@@ -46,7 +46,7 @@ def test_render_query_substitutes_and_escapes_label_values() -> None:
     assert render_query('a{b="${x}"}', {"x": "back\\slash\nline"}) == 'a{b="back\\\\slash\\nline"}'
     with pytest.raises(ValueError, match="unknown variable"):
         render_query("loss{x=${trial.nmae}}", VARIABLES)
-    assert unknown_variables("${trial.name} ${params.x}") == ["params.x"]
+    assert unknown_query_variables("${trial.name} ${params.x}") == ["params.x"]
 
 
 def test_observations_by_step_label_or_by_second() -> None:
