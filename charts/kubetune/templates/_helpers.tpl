@@ -106,3 +106,36 @@ request log while the operator runs and fails if a request is missing here or a 
   verbs: [list, watch]
 {{- end }}
 {{- end }}
+
+{{/*
+"true" where the cluster serves the Prometheus Operator's PodMonitor kind (helm template: add
+--api-versions monitoring.coreos.com/v1/PodMonitor), else empty. The kind, not just
+monitoring.coreos.com/v1: a cluster may serve that group/version without PodMonitors.
+*/}}
+{{- define "kubetune.podMonitorServed" -}}
+{{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1/PodMonitor" }}true{{ end }}
+{{- end }}
+
+{{/* A Prometheus duration as the schema allows it (1h30m, 15s, 500ms) in milliseconds. */}}
+{{- define "kubetune.durationMilliseconds" -}}
+{{- $total := 0 }}
+{{- range regexFindAll "[0-9]+(ms|s|m|h)" . -1 }}
+{{- $unit := regexFind "(ms|s|m|h)$" . }}
+{{- $total = add $total (mul (atoi (trimSuffix $unit .)) (get (dict "ms" 1 "s" 1000 "m" 60000 "h" 3600000) $unit)) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+Fails the render when a monitor's scrapeTimeout exceeds its interval, which the Prometheus
+Operator rejects. Called with (dict "name" "trialPodMonitor" "monitor" .Values.trialPodMonitor).
+*/}}
+{{- define "kubetune.checkScrapeTimeout" -}}
+{{- $interval := .monitor.interval }}
+{{- $timeout := .monitor.scrapeTimeout }}
+{{- if and $interval $timeout }}
+{{- if gt (atoi (include "kubetune.durationMilliseconds" $timeout)) (atoi (include "kubetune.durationMilliseconds" $interval)) }}
+{{- fail (printf "%s.scrapeTimeout (%s) is longer than %s.interval (%s), which Prometheus rejects: set it to at most the interval, or leave it empty (Prometheus's default timeout, capped at the interval)" .name $timeout .name $interval) }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from kubetune.api import SpecError, TuningJob, load_tuningjobs
-from kubetune.api.duration import parse_duration
+from kubetune.api.duration import DURATION_PATTERN, parse_duration
 from kubetune.api.status import ConditionType
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.prometheus import ENV_URL as ENV_PROMETHEUS_URL
@@ -232,6 +233,14 @@ def crd(output: str) -> None:
     click.echo(render_crd(output), nl=False)
 
 
+def _retention_seconds(text: str) -> float:
+    """--finished-job-retention in seconds: ``0`` or any zero duration (``0s``, ``0m``, ``0h0m``)
+    is 0, delete at once; otherwise a duration longer than zero (``parse_duration``)."""
+    if text == "0" or (re.fullmatch(DURATION_PATTERN, text) and not re.search("[1-9]", text)):
+        return 0.0
+    return parse_duration(text)
+
+
 @cli.command()
 @click.option(
     "--namespace",
@@ -258,7 +267,7 @@ def crd(output: str) -> None:
     show_default=True,
     envvar="KUBETUNE_FINISHED_JOB_RETENTION",
     help="Delete a trial's finished Job this long after it ended, once its result is recorded "
-    "(90s, 10m, 2h; 0 = at once; 'never' keeps them). Env KUBETUNE_FINISHED_JOB_RETENTION.",
+    "(90s, 10m, 2h; 0 or 0s = at once; 'never' keeps them). Env KUBETUNE_FINISHED_JOB_RETENTION.",
 )
 @click.option(
     "--keep-best-job/--no-keep-best-job",
@@ -292,11 +301,7 @@ def operator(
     retention: JobRetention | None = None
     if finished_job_retention != "never":
         try:
-            seconds = (
-                0.0
-                if finished_job_retention.strip() in ("0", "0s")
-                else parse_duration(finished_job_retention)
-            )
+            seconds = _retention_seconds(finished_job_retention)
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--finished-job-retention") from None
         retention = JobRetention(seconds, keep_best_job)

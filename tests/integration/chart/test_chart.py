@@ -4,6 +4,7 @@ values checked by values.schema.json, the CRD copy in sync, and an install on th
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -36,6 +37,7 @@ from .support import (
     of_kind,
     render,
     rule_grants,
+    set_flags,
 )
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0", "1.35.0"]
@@ -73,6 +75,7 @@ MODES: dict[str, dict[str, Any]] = {
         "trialPodMonitor.portName": "prom",
         "trialPodMonitor.path": "/stats/prometheus",
         "trialPodMonitor.interval": "30s",
+        "trialPodMonitor.scrapeTimeout": "30s",
         "operator.finishedJobRetention": "1h30m",
         "operator.keepBestJob": False,
     },
@@ -80,14 +83,24 @@ MODES: dict[str, dict[str, Any]] = {
         "trialPodMonitor.enabled": True,
         "operator.finishedJobRetention": "never",
     },
+    # As often as a TuningJob's metrics.prometheus.interval: 5s, with no scrapeTimeout.
+    "trial-metrics-fast": {"trialPodMonitor.enabled": True, "trialPodMonitor.interval": "5s"},
     # Enabled, but the cluster serves no monitoring.coreos.com/v1: nothing to create.
     "trial-metrics-no-api": {"trialPodMonitor.enabled": True},
+    # Enabled, the cluster serves monitoring.coreos.com/v1 but not its PodMonitor kind.
+    "trial-metrics-no-podmonitor": {"trialPodMonitor.enabled": True},
 }
 # What the cluster serves beyond the built-in APIs (helm template --api-versions), per mode: the
-# Prometheus Operator's API, named by group/version/kind or by group/version.
+# Prometheus Operator's API, by group/version and group/version/kind as Helm lists a cluster's.
+PODMONITOR_API = ["monitoring.coreos.com/v1", "monitoring.coreos.com/v1/PodMonitor"]
 API_VERSIONS: dict[str, list[str]] = {
-    "trial-metrics": ["monitoring.coreos.com/v1/PodMonitor"],
-    "trial-metrics-clusterwide": ["monitoring.coreos.com/v1"],
+    "trial-metrics": PODMONITOR_API,
+    "trial-metrics-clusterwide": ["monitoring.coreos.com/v1/PodMonitor"],
+    "trial-metrics-fast": PODMONITOR_API,
+    "trial-metrics-no-podmonitor": [
+        "monitoring.coreos.com/v1",
+        "monitoring.coreos.com/v1/ServiceMonitor",
+    ],
 }
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 
@@ -189,18 +202,103 @@ def test_trial_pod_monitor_scrapes_trial_pods_where_the_operator_looks(
     assert set(spec["podTargetLabels"]) == {LABEL_TRIAL, "kubetune.io/tuningjob"}
     assert set(spec["podTargetLabels"]) <= set(trial)
     assert spec["podMetricsEndpoints"] == [
-        {"port": "prom", "path": "/stats/prometheus", "interval": "30s", "scrapeTimeout": "10s"}
+        {"port": "prom", "path": "/stats/prometheus", "interval": "30s", "scrapeTimeout": "30s"}
     ]
 
+    # No scrapeTimeout unless set: Prometheus's own, capped at the interval, so that a short
+    # interval needs nothing else.
     (clusterwide,) = of_kind(rendered["trial-metrics-clusterwide"], "PodMonitor")
     assert clusterwide["spec"]["namespaceSelector"] == {"any": True}
     assert clusterwide["spec"]["podMetricsEndpoints"] == [
-        {"port": "metrics", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+        {"port": "metrics", "path": "/metrics", "interval": "15s"}
     ]
     assert "release" not in clusterwide["metadata"]["labels"]
-    # Off by default; never where the cluster does not serve the Prometheus Operator's API.
-    for mode in ("defaults", "monitoring", "trial-metrics-no-api"):
+    (fast,) = of_kind(rendered["trial-metrics-fast"], "PodMonitor")
+    assert fast["spec"]["podMetricsEndpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "5s"}
+    ]
+    # Off by default; never where the cluster does not serve the PodMonitor kind.
+    for mode in ("defaults", "monitoring", "trial-metrics-no-api", "trial-metrics-no-podmonitor"):
         assert not of_kind(rendered[mode], "PodMonitor"), mode
+
+
+@pytest.mark.parametrize(
+    ("interval", "timeout", "allowed"),
+    [
+        ("5s", "5s", True),
+        ("1m", "59s", True),
+        ("1h", "59m59s999ms", True),
+        ("1m30s", "90s", True),
+        ("2s", "1500ms", True),
+        ("5s", "10s", False),
+        ("1m", "61s", False),
+        ("1m", "60s1ms", False),
+        ("1s", "1001ms", False),
+        ("59m", "1h", False),
+    ],
+)
+def test_trial_scrape_timeout_may_not_exceed_the_interval(
+    helm: Path, interval: str, timeout: str, allowed: bool
+) -> None:
+    """Prometheus refuses a scrape timeout longer than the interval, and JSON schema cannot
+    compare the two: the template does, where the cluster serves PodMonitor or not."""
+    values = {
+        "trialPodMonitor.enabled": True,
+        "trialPodMonitor.interval": interval,
+        "trialPodMonitor.scrapeTimeout": timeout,
+    }
+    for api_versions in (PODMONITOR_API, []):
+        args = [*set_flags(values), *[a for api in api_versions for a in ("--api-versions", api)]]
+        result = helm_run(helm, "template", RELEASE, str(CHART), *args, check=False)
+        if allowed:
+            assert result.returncode == 0, result.stderr
+            monitors = of_kind(
+                [doc for doc in yaml.safe_load_all(result.stdout) if doc], "PodMonitor"
+            )
+            assert [m["spec"]["podMetricsEndpoints"][0]["scrapeTimeout"] for m in monitors] == (
+                [timeout] if api_versions else []
+            )
+        else:
+            assert result.returncode != 0
+            assert (
+                f"trialPodMonitor.scrapeTimeout ({timeout}) is longer than "
+                f"trialPodMonitor.interval ({interval})"
+            ) in result.stderr, result.stderr
+    # Only when enabled: the values of a monitor that is off are not checked.
+    off = {**values, "trialPodMonitor.enabled": False}
+    assert not of_kind(render(helm, off, PODMONITOR_API), "PodMonitor")
+
+
+# The Prometheus Operator's Duration (monitoring.coreos.com/v1): what it takes for an interval
+# or a scrape timeout.
+PROMETHEUS_OPERATOR_DURATION = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+MONITOR_DURATION_SCHEMA = jsonschema.Draft7Validator(SCHEMA["definitions"]["prometheusDuration"])
+
+
+@given(
+    text=st.one_of(
+        st.text(alphabet="0123456789.smh", max_size=8),
+        st.from_regex(r"\A([0-9]{1,3}(\.[0-9])?(ms|s|m|h)){1,3}\Z"),
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_monitor_durations_are_the_prometheus_operators(text: str) -> None:
+    if MONITOR_DURATION_SCHEMA.is_valid(text):
+        assert re.fullmatch(PROMETHEUS_OPERATOR_DURATION, text), text
+        assert text  # an empty interval is no interval
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        *[(t, True) for t in ("15s", "1m", "1m30s", "500ms", "1h0m0s", "2s500ms", "0s")],
+        *[(t, False) for t in ("", "1.5s", "0.5m", "30s1m", "1m1m", "15", "1d", "15S", " 15s")],
+    ],
+)
+def test_monitor_duration_samples(text: str, valid: bool) -> None:
+    assert MONITOR_DURATION_SCHEMA.is_valid(text) == valid
 
 
 def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -303,6 +401,8 @@ def test_the_defaults_are_the_operators() -> None:
         ({"operator.finishedJobRetention": "0.5s"}, JobRetention(0.5, keep_best=True)),
         ({"operator.finishedJobRetention": "0"}, JobRetention(0.0, keep_best=True)),
         ({"operator.finishedJobRetention": 0}, JobRetention(0.0, keep_best=True)),
+        ({"operator.finishedJobRetention": "0m"}, JobRetention(0.0, keep_best=True)),
+        ({"operator.finishedJobRetention": "0h0.0s"}, JobRetention(0.0, keep_best=True)),
         ({"operator.keepBestJob": False}, JobRetention(600.0, keep_best=False)),
         ({"operator.finishedJobRetention": "never"}, None),
     ],
@@ -377,7 +477,8 @@ def test_readme_lists_the_retention_and_trial_monitoring_values() -> None:
     monitor = next(line for line in table if "`trialPodMonitor.enabled`" in line)
     for key, default in values["trialPodMonitor"].items():
         assert f"`.{key}`" in monitor or key == "enabled", key
-        assert default in ({}, False) or f"`{default}`" in monitor, key
+        shown = json.dumps(default) if default == "" else default  # `""`: empty by default
+        assert default in ({}, False) or f"`{shown}`" in monitor, key
 
 
 def test_recommended_labels_on_every_object(rendered: dict[str, list[dict[str, Any]]]) -> None:
@@ -499,7 +600,6 @@ def test_crd_copy_is_generated_and_rendered_unchanged(
         ({"serviceMonitor.interval": "30 seconds"}, "interval"),
         ({"rbac.wildcards": True}, "wildcards"),
         ({"replicas": 2}, "replicas"),
-        ({"operator.finishedJobRetention": "0m"}, "finishedJobRetention"),
         ({"operator.finishedJobRetention": "10 minutes"}, "finishedJobRetention"),
         ({"operator.finishedJobRetention": "1d"}, "finishedJobRetention"),
         ({"operator.finishedJobRetention": 600}, "finishedJobRetention"),
@@ -509,6 +609,14 @@ def test_crd_copy_is_generated_and_rendered_unchanged(
         ({"trialPodMonitor.portName": 9090}, "portName"),
         ({"trialPodMonitor.path": "metrics"}, "path"),
         ({"trialPodMonitor.interval": "15"}, "interval"),
+        # Whole units in Prometheus's order, as the Prometheus Operator's Duration takes them.
+        ({"trialPodMonitor.interval": "1.5s"}, "interval"),
+        ({"trialPodMonitor.interval": "30s1m"}, "interval"),
+        ({"trialPodMonitor.interval": ""}, "interval"),
+        ({"trialPodMonitor.scrapeTimeout": "0.5s"}, "scrapeTimeout"),
+        ({"trialPodMonitor.scrapeTimeout": "10"}, "scrapeTimeout"),
+        ({"serviceMonitor.interval": "1.5m"}, "interval"),
+        ({"serviceMonitor.scrapeTimeout": "10 s"}, "scrapeTimeout"),
         ({"trialPodMonitor.labels": {"release": 1}}, "labels"),
         ({"trialPodMonitor.namespaces": ["ml"]}, "namespaces"),
     ],
@@ -666,42 +774,45 @@ def test_install_upgrade_uninstall_on_the_emulator(
         assert "tuningjobs.kubetune.io" in kubectl("get", "crd", "-o", "name")
 
 
-# The Prometheus Operator's PodMonitor CRD, reduced to what the API server needs to serve it.
-PODMONITOR_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "podmonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {
-            "kind": "PodMonitor",
-            "listKind": "PodMonitorList",
-            "plural": "podmonitors",
-            "singular": "podmonitor",
+def monitoring_crd(kind: str) -> dict[str, Any]:
+    """One of the Prometheus Operator's CRDs, reduced to what the API server needs to serve it."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.lower()}s.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": f"{kind.lower()}s",
+                "singular": kind.lower(),
+            },
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "x-kubernetes-preserve-unknown-fields": True,
+                        }
+                    },
+                }
+            ],
         },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+    }
 
 
 def test_trial_pod_monitor_only_where_the_cluster_serves_it(
     helm: Path, kube_binaries: dict[str, Path], tmp_path: Path
 ) -> None:
-    """Enabled on a cluster without the Prometheus Operator, the install still works and the
-    NOTES say why there is no PodMonitor; once its CRD is there, an upgrade creates it."""
+    """Enabled on a cluster without the Prometheus Operator, or with its ServiceMonitor CRD but
+    not the PodMonitor one (monitoring.coreos.com/v1 served, the kind not), the install still
+    works and the NOTES say why there is no PodMonitor; once its CRD is there, an upgrade
+    creates it."""
     with KubeSim(controllers=False, work_dir=tmp_path / "kubesim") as sim:
 
         def run(*args: str) -> str:
@@ -724,7 +835,13 @@ def test_trial_pod_monitor_only_where_the_cluster_serves_it(
             "get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name"
         )
 
-        kubectl("apply", "-f", "-", stdin=json.dumps(PODMONITOR_CRD))
+        kubectl("apply", "-f", "-", stdin=json.dumps(monitoring_crd("ServiceMonitor")))
+        kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
+        assert "monitoring.coreos.com/v1" in kubectl("api-versions").split()
+        upgraded = run("upgrade", RELEASE, str(CHART), *enable)
+        assert "no PodMonitor was created" in upgraded
+
+        kubectl("apply", "-f", "-", stdin=json.dumps(monitoring_crd("PodMonitor")))
         kubectl("wait", "--for=condition=Established", "crd/podmonitors.monitoring.coreos.com")
         upgraded = run("upgrade", RELEASE, str(CHART), *enable)
         assert f"through PodMonitor {RELEASE}-trials" in upgraded
