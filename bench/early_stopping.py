@@ -35,7 +35,6 @@ trial-steps as ``none`` did, which is how the saved steps pay off.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import os
 import random
@@ -46,6 +45,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+
+from bench.common import describe, diabetes, machine, metric_series, succeeded, tuningjob
 
 Params = Mapping[str, Any]
 METRIC = "loss"
@@ -95,23 +96,13 @@ CURVES = Workload(
 )
 
 
-@functools.cache
-def _diabetes() -> tuple[Any, Any, Any, Any]:
-    from sklearn.datasets import load_diabetes
-    from sklearn.model_selection import train_test_split
-
-    x, y = load_diabetes(return_X_y=True)
-    split: tuple[Any, Any, Any, Any] = train_test_split(x, y, test_size=0.3, random_state=0)
-    return split
-
-
 STAGES_PER_STEP = 8
 
 
 def _gbm_curve(params: Params, seed: int) -> list[float]:
     from sklearn.ensemble import GradientBoostingRegressor
 
-    x_train, x_valid, y_train, y_valid = _diabetes()
+    x_train, x_valid, y_train, y_valid = diabetes(holdout=0.3)
     model = GradientBoostingRegressor(
         learning_rate=float(params["learning_rate"]),
         max_depth=int(params["max_depth"]),
@@ -161,7 +152,6 @@ class SteppingBackend:
 
     def observe(self, running: Collection[int]) -> Mapping[int, Any]:
         from kubetune.controller.model import Phase, RuntimeTrial
-        from kubetune.metrics.logs import MetricSeries, Observation
 
         observed = {}
         for number in sorted(running):
@@ -171,11 +161,11 @@ class SteppingBackend:
             if self.done[number] < len(curve):
                 self.done[number] += 1
                 self.consumed += 1
-            series = MetricSeries()
-            for step in range(self.done[number]):
-                series.add(Observation(METRIC, step, curve[step]))
-            phase = Phase.SUCCEEDED if self.done[number] == len(curve) else Phase.RUNNING
-            observed[number] = RuntimeTrial(number, phase, metrics=series)
+            if self.done[number] == len(curve):
+                observed[number] = succeeded(number, METRIC, curve)
+            else:
+                so_far = metric_series(METRIC, curve[: self.done[number]])
+                observed[number] = RuntimeTrial(number, Phase.RUNNING, metrics=so_far)
         return observed
 
 
@@ -202,21 +192,16 @@ def manifest(
     early = dict(early)
     if early["algorithm"] == "hyperband":
         early["maxResource"] = workload.steps
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": f"bench-{workload.name}"},
-        "spec": {
-            "objective": {"metric": METRIC, "direction": "minimize"},
-            "parameters": workload.parameters,
-            "strategy": {"algorithm": strategy, "seed": seed},
-            "earlyStopping": early,
-            "limits": {"maxTrials": trials, "parallelTrials": parallel},
-            "trialTemplate": {
-                "spec": {"template": {"spec": {"containers": [{"name": "t", "command": ["t"]}]}}}
-            },
-        },
-    }
+    return tuningjob(
+        f"bench-{workload.name}",
+        workload.parameters,
+        metric=METRIC,
+        trials=trials,
+        parallel=parallel,
+        algorithm=strategy,
+        seed=seed,
+        early_stopping=early,
+    )
 
 
 def run_once(
@@ -324,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.seeds, args.trials = 1, 16
     algorithms = args.algorithms.split(",")
+    print(describe(machine()), flush=True)
     runs = [
         (workload, algorithm, seed, args.trials, args.parallel, None, args.strategy)
         for workload in args.workloads.split(",")
@@ -333,19 +319,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(_run, runs))
         print(table(results, algorithms, f", same {args.trials} trials"))
-        # Equal compute: the steps early stopping saved spent on more trials.
-        budgets = {(r.workload, r.seed): r.steps for r in results if r.algorithm == "none"}
-        if not args.equal_compute:
-            budgets = {}
-        equal = [
-            (workload, algorithm, seed, trials, parallel, budgets[(workload, seed)], strategy)
-            for workload, algorithm, seed, trials, parallel, _, strategy in runs
-            if algorithm != "none" and (workload, seed) in budgets
-        ]
-        rescued = list(pool.map(_run, equal))
-    baseline = [r for r in results if r.algorithm == "none"]
-    if rescued:
-        print(table([*baseline, *rescued], algorithms, ", same trial-steps as none"))
+        if args.equal_compute:
+            # Equal compute: the steps early stopping saved spent on more trials.
+            baseline = [r for r in results if r.algorithm == "none"]
+            budgets = {(r.workload, r.seed): r.steps for r in baseline}
+            equal = [
+                (workload, algorithm, seed, trials, parallel, budgets[(workload, seed)], strategy)
+                for workload, algorithm, seed, trials, parallel, _, strategy in runs
+                if algorithm != "none" and (workload, seed) in budgets
+            ]
+            rescued = list(pool.map(_run, equal))
+            if rescued:
+                print(table([*baseline, *rescued], algorithms, ", same trial-steps as none"))
     return 0
 
 

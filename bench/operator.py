@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bench.common import describe, machine, succeeded, tuningjob
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -46,6 +47,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+PARAMETERS: list[dict[str, Any]] = [
+    {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
+    {"name": "y", "type": "float", "min": 1e-4, "max": 1.0, "scale": "log"},
+    {"name": "layers", "type": "int", "min": 1, "max": 8},
+    {"name": "kind", "type": "categorical", "values": ["a", "b", "c"]},
+]
+TRIAL_CONTAINER: dict[str, Any] = {
+    "name": "train",
+    "image": "example.com/noop:1",
+    "command": ["sh", "-c", "echo loss=${params.x}"],
+}
+
+
 def manifest(
     name: str,
     trials: int,
@@ -55,37 +69,18 @@ def manifest(
     settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A TuningJob whose trials print their objective and exit at once."""
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {
-            "objective": {"metric": "loss", "direction": "minimize"},
-            "parameters": [
-                {"name": "x", "type": "float", "min": 0.0, "max": 1.0},
-                {"name": "y", "type": "float", "min": 1e-4, "max": 1.0, "scale": "log"},
-                {"name": "layers", "type": "int", "min": 1, "max": 8},
-                {"name": "kind", "type": "categorical", "values": ["a", "b", "c"]},
-            ],
-            "strategy": {"algorithm": algorithm, "seed": 1, "settings": dict(settings or {})},
-            "limits": {"maxTrials": trials, "parallelTrials": parallel},
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "example.com/noop:1",
-                                    "command": ["sh", "-c", "echo loss=${params.x}"],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-        },
-    }
+    return tuningjob(
+        name,
+        PARAMETERS,
+        metric="loss",
+        trials=trials,
+        parallel=parallel,
+        algorithm=algorithm,
+        seed=1,
+        settings=settings,
+        namespace=namespace,
+        container=TRIAL_CONTAINER,
+    )
 
 
 # ---- core ----------------------------------------------------------------------------------
@@ -117,12 +112,7 @@ class _Backend:
         self.observed.pop(number, None)
 
     def finish(self, number: int, value: float) -> None:
-        from kubetune.controller.model import Phase, RuntimeTrial
-        from kubetune.metrics.logs import MetricSeries, Observation
-
-        series = MetricSeries()
-        series.add(Observation("loss", 0, value))
-        self.observed[number] = RuntimeTrial(number, Phase.SUCCEEDED, metrics=series)
+        self.observed[number] = succeeded(number, "loss", [value])
 
 
 def _fake_api() -> Any:
@@ -515,26 +505,6 @@ def _has_torch() -> bool:
 
 
 # ---- reporting -----------------------------------------------------------------------------
-def machine() -> dict[str, str]:
-    import optuna
-
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-                cpu,
-            )
-    except OSError:
-        pass
-    return {
-        "cores": str(os.cpu_count()),
-        "cpu": cpu,
-        "python": platform.python_version(),
-        "optuna": optuna.__version__,
-    }
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("part", nargs="?", choices=["core", "cluster", "all"], default="all")
@@ -554,6 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes, trials = [10, 100], 20
         fleet_jobs, fleet_parallel, fleet_trials = 3, 2, 4
     report: dict[str, Any] = {"machine": machine()}
+    print(describe(report["machine"]))
     if args.part in ("core", "all"):
         rows, objects = core_latency(sizes, args.strategies.split(","))
         report["core"] = [row.__dict__ for row in rows]

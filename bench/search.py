@@ -20,11 +20,9 @@ best value at the end of the run, and the median suggestion time and wall time p
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +30,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from bench.common import describe, diabetes, machine, succeeded, tuningjob
 
 Params = Mapping[str, Any]
 METRIC = "objective"
@@ -70,13 +70,6 @@ def branin(params: Params) -> float:
     return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
 
 
-@functools.cache
-def _diabetes() -> Any:
-    from sklearn.datasets import load_diabetes
-
-    return load_diabetes(return_X_y=True)
-
-
 def svr_diabetes(params: Params) -> float:
     """A real model: an RBF/sigmoid-kernel SVR on scikit-learn's bundled diabetes data
     (442 patients, 10 features), 3-fold cross-validated RMSE of disease progression."""
@@ -85,7 +78,7 @@ def svr_diabetes(params: Params) -> float:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVR
 
-    features, target = _diabetes()
+    features, target = diabetes()
     model = make_pipeline(
         StandardScaler(),
         SVR(
@@ -159,7 +152,6 @@ class Strategy:
     name: str
     algorithm: str
     settings: dict[str, Any] = field(default_factory=dict)
-    optuna_default_tpe: bool = False  # Optuna's TPESampler with its own defaults
     note: str = ""
     listed: bool = True  # run by default
 
@@ -168,13 +160,6 @@ STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in [
         Strategy("random", "random", note="RandomSampler"),
-        Strategy(
-            "optuna-tpe",
-            "random",
-            optuna_default_tpe=True,
-            note="Optuna's TPESampler with its defaults (in Optuna 5 the same as tpe)",
-            listed=False,
-        ),
         Strategy(
             "tpe",
             "bayesian",
@@ -194,33 +179,23 @@ STRATEGIES: dict[str, Strategy] = {
         ),
     ]
 }
-SINGLE_SAMPLERS = ("random", "optuna-tpe", "tpe", "gp", "cmaes")
+SINGLE_SAMPLERS = ("random", "tpe", "gp", "cmaes")
 
 
 def tuningjob_manifest(
     benchmark: Benchmark, strategy: Strategy, seed: int, parallel: int, stop_at_target: bool
 ) -> dict[str, Any]:
-    objective: dict[str, Any] = {"metric": METRIC, "direction": "minimize"}
-    if stop_at_target:
-        objective["target"] = benchmark.target
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": f"{benchmark.name}-{strategy.name}-{seed}-{parallel}"},
-        "spec": {
-            "objective": objective,
-            "parameters": benchmark.parameters,
-            "strategy": {
-                "algorithm": strategy.algorithm,
-                "seed": seed,
-                "settings": strategy.settings,
-            },
-            "limits": {"maxTrials": benchmark.budget, "parallelTrials": parallel},
-            "trialTemplate": {
-                "spec": {"template": {"spec": {"containers": [{"name": "t", "image": "x"}]}}}
-            },
-        },
-    }
+    return tuningjob(
+        f"{benchmark.name}-{strategy.name}-{seed}-{parallel}",
+        benchmark.parameters,
+        metric=METRIC,
+        trials=benchmark.budget,
+        parallel=parallel,
+        algorithm=strategy.algorithm,
+        seed=seed,
+        settings=strategy.settings,
+        target=benchmark.target if stop_at_target else None,
+    )
 
 
 # ---- the in-memory backend -----------------------------------------------------------------
@@ -252,14 +227,9 @@ class InMemoryBackend:
         self.in_flight.pop(number, None)
 
     def finish_oldest(self) -> None:
-        from kubetune.controller.model import Phase, RuntimeTrial
-        from kubetune.metrics.logs import MetricSeries, Observation
-
         number = next(iter(self.in_flight))
         value = self.objective(self.in_flight.pop(number))
-        series = MetricSeries()
-        series.add(Observation(METRIC, 0, value))
-        self.done[number] = RuntimeTrial(number, Phase.SUCCEEDED, metrics=series)
+        self.done[number] = succeeded(number, METRIC, [value])
         self.finished.append((number, value))
 
 
@@ -300,8 +270,6 @@ def run_once(
     job = parse_tuningjob(tuningjob_manifest(benchmark, strategy, seed, parallel, stop_at_target))
     begun = time.perf_counter()
     study = TuningStudy(job, optuna.storages.InMemoryStorage())
-    if strategy.optuna_default_tpe:
-        study.study.sampler = optuna.samplers.TPESampler(seed=seed)
     sampler = study.study.sampler
     models: dict[str, int] = {}
     suggest = 0.0
@@ -472,28 +440,6 @@ def goal_checks(summaries: Sequence[Summary]) -> list[str]:
     return lines
 
 
-def machine() -> dict[str, str]:
-    import optuna
-
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(
-                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
-                cpu,
-            )
-    except OSError:
-        pass
-    versions = {"python": platform.python_version(), "optuna": optuna.__version__}
-    try:
-        import torch
-
-        versions["torch"] = torch.__version__
-    except ImportError:
-        versions["torch"] = "not installed"
-    return {"cores": str(os.cpu_count()), "cpu": cpu, **versions}
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, small budgets")
@@ -553,8 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summaries = summarize(results, budgets)
     info = machine()
     print(
-        f"machine: {info['cores']} cores, {info['cpu']}; Python {info['python']}, "
-        f"Optuna {info['optuna']}, torch {info['torch']}; {len(results)} runs in "
+        f"{describe(info)}; {len(results)} runs in "
         f"{time.perf_counter() - begun:.0f}s with {args.jobs} workers"
     )
     print(markdown_tables(summaries, budgets))
