@@ -38,13 +38,25 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
+def _describe(message: str | Callable[[], str]) -> str:
+    if not callable(message):
+        return message
+    try:
+        return message()
+    except Exception as exc:  # the timeout is the failure to report, not this
+        return f"<message failed: {exc!r}>"
+
+
 def wait_until(
     predicate: Callable[[], T],
     timeout: float = 10.0,
     interval: float = 0.05,
-    message: str = "condition",
+    message: str | Callable[[], str] = "condition",
 ) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail loudly at the deadline."""
+    """Poll ``predicate`` until it returns something truthy; fail loudly at the deadline.
+
+    ``message`` says what was waited for; a callable is called at the deadline, so it can
+    describe the state as it is then."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:
@@ -56,7 +68,7 @@ def wait_until(
             last_error = exc
         if time.monotonic() >= deadline:
             raise TimeoutError(
-                f"timed out after {timeout}s waiting for {message}"
+                f"timed out after {timeout}s waiting for {_describe(message)}"
                 + (f" (last error: {last_error!r})" if last_error else "")
             )
         time.sleep(interval)

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ApiError, bad_request
-from .logs import container_log_path, container_runs_path
+from .logs import container_log_path, container_runs_path, log_timestamp
 from .objects import parse_rfc3339
 from .store import Store
 
@@ -54,15 +54,20 @@ def _choose_container(pod: dict[str, Any], requested: str | None) -> str:
     )
 
 
-def _terminated(pod: dict[str, Any] | None, uid: str, container: str) -> bool:
-    if pod is None or pod["metadata"]["uid"] != uid:
-        return True
+def _container_status(pod: dict[str, Any], container: str) -> dict[str, Any]:
+    """The status of the (init) container named ``container``; empty before it has one."""
     status = pod.get("status") or {}
     for key in ("containerStatuses", "initContainerStatuses"):
         for cs in status.get(key) or []:
-            if cs.get("name") == container and "terminated" in (cs.get("state") or {}):
-                return True
-    return False
+            if cs.get("name") == container:
+                return dict(cs)
+    return {}
+
+
+def _terminated(pod: dict[str, Any] | None, uid: str, container: str) -> bool:
+    if pod is None or pod["metadata"]["uid"] != uid:
+        return True
+    return "terminated" in (_container_status(pod, container).get("state") or {})
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -76,9 +81,12 @@ def _split_lines(data: bytes) -> list[bytes]:
 
 
 def _render(
-    lines: list[bytes], timestamps: bool, since: datetime.datetime | None, mtime: datetime.datetime
+    lines: list[bytes], timestamps: bool, since: datetime.datetime | None, mtime_ns: int
 ) -> list[bytes]:
-    """Strip (or keep, ``timestamps``) each line's timestamp; drop lines from before ``since``."""
+    """Strip (or keep, ``timestamps``) each line's timestamp; drop lines from before ``since``.
+    A line without a timestamp counts as written at ``mtime_ns`` (the file's modification
+    time, in nanoseconds since the epoch)."""
+    mtime = datetime.datetime.fromtimestamp(mtime_ns / 1e9, datetime.UTC)
     out = []
     for line in lines:
         m = _TS_RE.match(line)
@@ -94,23 +102,17 @@ def _render(
             if since is not None and mtime < since:
                 continue
             if timestamps:
-                out.append(_format_timestamp(mtime) + b" " + line)
+                out.append(log_timestamp(mtime_ns) + b" " + line)
             else:
                 out.append(line)
     return out
 
 
-def _format_timestamp(moment: datetime.datetime) -> bytes:
-    """RFC 3339 with nine fractional digits, as the kubelet prints ``timestamps=true``."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
-
-
 def _restart_count(pod: dict[str, Any], container: str) -> int:
-    status = pod.get("status") or {}
-    for key in ("containerStatuses", "initContainerStatuses"):
-        for cs in status.get(key) or []:
-            if cs.get("name") == container and "terminated" in (cs.get("lastState") or {}):
-                return int(cs.get("restartCount") or 0)
+    """How often the container restarted, 0 unless a previous run terminated."""
+    cs = _container_status(pod, container)
+    if "terminated" in (cs.get("lastState") or {}):
+        return int(cs.get("restartCount") or 0)
     return 0
 
 
@@ -163,10 +165,6 @@ class _Options:
         )
 
 
-def _mtime(path: Path) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
-
-
 async def serve(
     request: web.Request,
     store: Store,
@@ -191,7 +189,7 @@ async def serve(
         data = path.read_bytes()
     # A partial last line waits for its newline when following.
     complete = data if not opts.follow or data.endswith(b"\n") else data[: data.rfind(b"\n") + 1]
-    lines = _render(_split_lines(complete), opts.timestamps, opts.since, _mtime(path))
+    lines = _render(_split_lines(complete), opts.timestamps, opts.since, path.stat().st_mtime_ns)
     if opts.tail is not None:
         lines = lines[-opts.tail :] if opts.tail > 0 else []
     body = b"".join(lines)
@@ -235,7 +233,8 @@ async def _follow(
             chunk = chunk[: chunk.rfind(b"\n") + 1]
         if chunk:
             offset += len(chunk)
-            out = b"".join(_render(_split_lines(chunk), opts.timestamps, None, _mtime(path)))
+            mtime_ns = path.stat().st_mtime_ns
+            out = b"".join(_render(_split_lines(chunk), opts.timestamps, None, mtime_ns))
             if opts.limit is not None:
                 out = out[: max(opts.limit - sent, 0)]
             sent += len(out)

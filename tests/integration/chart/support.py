@@ -1,7 +1,7 @@
 """Render the Helm chart and reason about what it grants: RBAC checks, kstatus and Argo CD health.
 
 * ``render(helm, values, api_versions)``: ``helm template`` output as a list of objects.
-* ``matches(selector, labels)``: whether a label selector (matchLabels, matchExpressions) selects.
+* ``kubectl(binary, kubeconfig, *args)``: run kubectl against a cluster (the emulator).
 * ``Access`` / ``operator_accesses``: what the operator (kopf and its own client) asked the
   emulated API server for, from kubesim's request log.
 * ``denied(objects, accesses)``: the accesses the rendered RBAC does not permit.
@@ -71,25 +71,27 @@ def of_kind(objects: Iterable[dict[str, Any]], kind: str) -> list[dict[str, Any]
     return [o for o in objects if o["kind"] == kind]
 
 
-def matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """A metav1.LabelSelector's verdict on a set of labels (an empty selector selects all)."""
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or []:
-        operator, value = expression["operator"], labels.get(expression["key"])
-        if operator == "Exists":
-            selected = value is not None
-        elif operator == "DoesNotExist":
-            selected = value is None
-        elif operator == "In":
-            selected = value in expression["values"]
-        elif operator == "NotIn":
-            selected = value not in expression["values"]
-        else:
-            raise ValueError(f"not a label selector operator: {operator}")
-        if not selected:
-            return False
-    return True
+def kubectl(
+    binary: Path,
+    kubeconfig: Path,
+    *args: str,
+    check: bool = True,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl --kubeconfig kubeconfig args`` from the repository root; with ``check``, a
+    failure fails the test with kubectl's output."""
+    result = subprocess.run(
+        [str(binary), "--kubeconfig", str(kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO_ROOT,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
 
 
 @dataclass(frozen=True, order=True)

@@ -3,6 +3,7 @@ values checked by values.schema.json, the CRD copy in sync, and an install on th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -26,6 +27,7 @@ from kubetune.controller.template import LABEL_TRIAL, render_trial_job
 from kubetune.runtime.kubernetes.retention import JobRetention
 
 from tests.kubesim.harness import KubeSim
+from tests.kubesim.selectors import match_label_selector_object
 
 from .support import (
     CHART,
@@ -33,7 +35,7 @@ from .support import (
     RELEASE_NAMESPACE,
     REPO_ROOT,
     helm_run,
-    matches,
+    kubectl,
     of_kind,
     render,
     rule_grants,
@@ -190,13 +192,14 @@ def test_trial_pod_monitor_scrapes_trial_pods_where_the_operator_looks(
     spec = monitor["spec"]
     assert set(spec) == {"selector", "namespaceSelector", "podTargetLabels", "podMetricsEndpoints"}
     # Every trial pod, in exactly the namespaces the operator watches, and none of the chart's.
-    assert matches(spec["selector"], trial)
-    assert matches(spec["selector"], trial_pod_labels("team-b"))
+    assert match_label_selector_object(spec["selector"], trial)
+    assert match_label_selector_object(spec["selector"], trial_pod_labels("team-b"))
     assert spec["namespaceSelector"] == {"matchNames": MODES["trial-metrics"]["watchNamespaces"]}
     for objects in rendered.values():
         for obj in of_kind(objects, "Deployment") + of_kind(objects, "Pod"):
             pod = obj["spec"]["template"] if obj["kind"] == "Deployment" else obj
-            assert not matches(spec["selector"], pod["metadata"]["labels"]), obj["kind"]
+            labels = pod["metadata"]["labels"]
+            assert not match_label_selector_object(spec["selector"], labels), obj["kind"]
     # Series carry the TuningJob and the trial (Prometheus sanitizes the names to
     # kubetune_io_tuningjob, kubetune_io_trial).
     assert set(spec["podTargetLabels"]) == {LABEL_TRIAL, "kubetune.io/tuningjob"}
@@ -671,28 +674,19 @@ def test_notes_say_what_to_do_next(
     # The commands as a user runs them, on the emulator: the TuningJob lives in ml only, so a
     # command without -n ml would find nothing.
     with KubeSim(controllers=False, work_dir=tmp_path / "kubesim") as sim:
-
-        def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [str(kube_binaries["kubectl"]), "--kubeconfig", str(sim.kubeconfig), *args],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=60,
-                cwd=REPO_ROOT,
-            )
+        on_sim = functools.partial(kubectl, kube_binaries["kubectl"], sim.kubeconfig, check=False)
 
         def from_notes(command: str) -> subprocess.CompletedProcess[str]:
             args = shlex.split(command)[1:]
             args = [a for a in args if a != "-w"]  # a watch never ends: list once instead
             args = ["--timeout=30s" if a.startswith("--timeout=") else a for a in args]
-            result = kubectl(*args)
+            result = on_sim(*args)
             assert result.returncode == 0, f"{command}:\n{result.stdout}{result.stderr}"
             return result
 
-        assert kubectl("apply", "-f", str(DEFAULT_CRD_PATH)).returncode == 0
-        kubectl("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
-        assert kubectl("create", "namespace", "ml").returncode == 0
+        assert on_sim("apply", "-f", str(DEFAULT_CRD_PATH)).returncode == 0
+        on_sim("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
+        assert on_sim("create", "namespace", "ml").returncode == 0
         (apply,) = step_commands(notes, 2)
         from_notes(apply)
         status = {
@@ -707,7 +701,7 @@ def test_notes_say_what_to_do_next(
                 "objective": 52.5,
             },
         }
-        patch = kubectl(
+        patch = on_sim(
             "patch",
             "tj",
             "quickstart",
@@ -725,7 +719,7 @@ def test_notes_say_what_to_do_next(
         assert json.loads(best.stdout)["name"] == "quickstart-3"
         assert "quickstart" in described.stdout
         # Without -n ml the same command would not find it.
-        assert kubectl("get", "tj", "quickstart").returncode != 0
+        assert on_sim("get", "tj", "quickstart").returncode != 0
 
 
 def test_install_upgrade_uninstall_on_the_emulator(
@@ -738,25 +732,19 @@ def test_install_upgrade_uninstall_on_the_emulator(
             base = ["--kubeconfig", str(sim.kubeconfig)]
             return helm_run(helm, *base, *args).stdout
 
-        def kubectl(*args: str) -> str:
-            return subprocess.run(
-                [str(kube_binaries["kubectl"]), "--kubeconfig", str(sim.kubeconfig), *args],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=60,
-            ).stdout
+        def on_sim(*args: str) -> str:
+            return kubectl(kube_binaries["kubectl"], sim.kubeconfig, *args).stdout
 
         run("install", RELEASE, str(CHART), "-n", RELEASE_NAMESPACE, "--create-namespace")
-        kinds = kubectl(
+        kinds = on_sim(
             "get", "deploy,svc,sa,role,rolebinding", "-n", RELEASE_NAMESPACE, "-o", "name"
         )
         assert "deployment.apps/kubetune" in kinds
         assert "service/kubetune" in kinds
-        assert "clusterrole.rbac.authorization.k8s.io/kubetune-editor" in kubectl(
+        assert "clusterrole.rbac.authorization.k8s.io/kubetune-editor" in on_sim(
             "get", "clusterroles", "-o", "name"
         )
-        kubectl("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
+        on_sim("wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io")
         run(
             "upgrade",
             RELEASE,
@@ -766,12 +754,12 @@ def test_install_upgrade_uninstall_on_the_emulator(
             "--set-json",
             'watchNamespaces=["default"]',
         )
-        roles = kubectl("get", "roles", "-n", "default", "-o", "name")
+        roles = on_sim("get", "roles", "-n", "default", "-o", "name")
         assert "role.rbac.authorization.k8s.io/kubetune" in roles
         run("uninstall", RELEASE, "-n", RELEASE_NAMESPACE)
-        assert "deployment" not in kubectl("get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name")
+        assert "deployment" not in on_sim("get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name")
         # helm.sh/resource-policy: keep: the CRD, and so every TuningJob, survives.
-        assert "tuningjobs.kubetune.io" in kubectl("get", "crd", "-o", "name")
+        assert "tuningjobs.kubetune.io" in on_sim("get", "crd", "-o", "name")
 
 
 def monitoring_crd(kind: str) -> dict[str, Any]:
@@ -818,40 +806,31 @@ def test_trial_pod_monitor_only_where_the_cluster_serves_it(
         def run(*args: str) -> str:
             return helm_run(helm, "--kubeconfig", str(sim.kubeconfig), *args).stdout
 
-        def kubectl(*args: str, stdin: str | None = None) -> str:
-            return subprocess.run(
-                [str(kube_binaries["kubectl"]), "--kubeconfig", str(sim.kubeconfig), *args],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=60,
-                input=stdin,
-            ).stdout
+        def on_sim(*args: str, stdin: str | None = None) -> str:
+            return kubectl(kube_binaries["kubectl"], sim.kubeconfig, *args, stdin=stdin).stdout
 
         enable = ["-n", RELEASE_NAMESPACE, "--set", "trialPodMonitor.enabled=true"]
         installed = run("install", RELEASE, str(CHART), "--create-namespace", *enable)
         assert "no PodMonitor was created" in installed
-        assert "deployment.apps/kubetune" in kubectl(
+        assert "deployment.apps/kubetune" in on_sim(
             "get", "deploy", "-n", RELEASE_NAMESPACE, "-o", "name"
         )
 
-        kubectl("apply", "-f", "-", stdin=json.dumps(monitoring_crd("ServiceMonitor")))
-        kubectl("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
-        assert "monitoring.coreos.com/v1" in kubectl("api-versions").split()
+        on_sim("apply", "-f", "-", stdin=json.dumps(monitoring_crd("ServiceMonitor")))
+        on_sim("wait", "--for=condition=Established", "crd/servicemonitors.monitoring.coreos.com")
+        assert "monitoring.coreos.com/v1" in on_sim("api-versions").split()
         upgraded = run("upgrade", RELEASE, str(CHART), *enable)
         assert "no PodMonitor was created" in upgraded
 
-        kubectl("apply", "-f", "-", stdin=json.dumps(monitoring_crd("PodMonitor")))
-        kubectl("wait", "--for=condition=Established", "crd/podmonitors.monitoring.coreos.com")
+        on_sim("apply", "-f", "-", stdin=json.dumps(monitoring_crd("PodMonitor")))
+        on_sim("wait", "--for=condition=Established", "crd/podmonitors.monitoring.coreos.com")
         upgraded = run("upgrade", RELEASE, str(CHART), *enable)
         assert f"through PodMonitor {RELEASE}-trials" in upgraded
         assert "no PodMonitor was created" not in upgraded
         monitor = json.loads(
-            kubectl(
-                "get", "podmonitors", f"{RELEASE}-trials", "-n", RELEASE_NAMESPACE, "-o", "json"
-            )
+            on_sim("get", "podmonitors", f"{RELEASE}-trials", "-n", RELEASE_NAMESPACE, "-o", "json")
         )
-        assert matches(monitor["spec"]["selector"], trial_pod_labels("default"))
+        assert match_label_selector_object(monitor["spec"]["selector"], trial_pod_labels("default"))
         assert monitor["spec"]["namespaceSelector"] == {"any": True}
         run("uninstall", RELEASE, "-n", RELEASE_NAMESPACE)
-        assert not kubectl("get", "podmonitors", "-n", RELEASE_NAMESPACE, "-o", "name").strip()
+        assert not on_sim("get", "podmonitors", "-n", RELEASE_NAMESPACE, "-o", "name").strip()

@@ -5,16 +5,14 @@ chart sets from ``prometheus.url`` (``--prometheus-url`` / ``KUBETUNE_PROMETHEUS
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.integration.operator.harness import Cluster, OperatorProcess
-from tests.prometheus_stack import PrometheusStack, prometheus
+from tests.prometheus_stack import PrometheusStack
 
 from .test_examples import load
-
-__all__ = ["prometheus"]
 
 
 @pytest.fixture(scope="module")
@@ -29,17 +27,22 @@ def operator(
 
 
 def test_prometheus_example_completes_with_the_default_prometheus(
-    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack
+    cluster: Cluster,
+    operator: OperatorProcess,
+    prometheus: PrometheusStack,
+    prometheus_names: Callable[[str], str],
 ) -> None:
     manifest = load("prometheus-metrics.yaml", {"maxTrials": 2, "parallelTrials": 2})
+    # its trials' series in the session's Prometheus are named after it: unique
+    name = manifest["metadata"]["name"] = prometheus_names(manifest["metadata"]["name"])
     del manifest["spec"]["metrics"]["prometheus"]["url"]
     container = manifest["spec"]["trialTemplate"]["spec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "PUSHGATEWAY_URL", "value": f"http://{prometheus.pushgateway}"}]
     cluster.apply(manifest)
     result = cluster.kubectl(
-        "wait", "--for=condition=Complete", "tj/prometheus-metrics", "--timeout=150s", check=False
+        "wait", "--for=condition=Complete", f"tj/{name}", "--timeout=150s", check=False
     )
-    status = cluster.tuningjob("prometheus-metrics")["status"]
+    status = cluster.tuningjob(name)["status"]
     assert result.returncode == 0, f"{status}\n{operator.log_tail()}"
     assert status["trials"]["succeeded"] == 2, status
     best = status["bestTrial"]

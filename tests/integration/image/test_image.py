@@ -23,8 +23,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.integration.chart.support import of_kind, render
-from tests.integration.operator.harness import free_port
 from tests.kubesim.harness import KubeSim, wait_until
+from tests.net import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO_ROOT / "Dockerfile"

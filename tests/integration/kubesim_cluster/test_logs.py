@@ -55,20 +55,21 @@ def _raw_log(sim: KubeSim, ns: str, pod: str, **query: str) -> tuple[int, str]:
 def test_since_seconds_and_timestamps_are_per_line(
     core: client.CoreV1Api, batch: client.BatchV1Api, sim: KubeSim, ns: str
 ) -> None:
-    script = "import time; print('early'); time.sleep(2); print('late'); time.sleep(30)"
+    script = "import time; print('early'); time.sleep(5); print('late'); time.sleep(30)"
     batch.create_namespaced_job(ns, job_manifest("since", ["python", "-c", script]))
     pod = _pod_name(core, ns, "since")
     wait_log_line(core, ns, pod, r"late")
-    # Read at once: "late" was printed moments ago, "early" two seconds before it. (The file's
-    # modification time is "now" for both, so a filter on it would return both lines.)
-    assert core.read_namespaced_pod_log(pod, ns, since_seconds=1) == "late\n"
+    # Read at once: "late" was printed moments ago (this read has 3 s to happen), "early" five
+    # seconds before it. (The file's modification time is "now" for both, so a filter on it
+    # would return both lines.)
+    assert core.read_namespaced_pod_log(pod, ns, since_seconds=3) == "late\n"
     assert core.read_namespaced_pod_log(pod, ns) == "early\nlate\n"
 
     (early_at, early), (late_at, late) = _stamped(
         core.read_namespaced_pod_log(pod, ns, timestamps=True)
     )
     assert (early, late) == ("early", "late")
-    assert late_at - early_at >= timedelta(seconds=1.5)
+    assert late_at - early_at >= timedelta(seconds=4.5)
     assert abs(datetime.now(late_at.tzinfo) - late_at) < timedelta(seconds=30)
 
     # sinceTime keeps the lines stamped at or after it, whatever the time is now.

@@ -4,6 +4,8 @@ them, and the local runner reads them back through the HTTP API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,7 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
 
-from tests.prometheus_stack import PrometheusStack, free_port, prometheus
-
-__all__ = ["prometheus"]
+from tests.prometheus_stack import PrometheusStack
 
 CURVE_TRIAL = Path(__file__).with_name("curve_trial.py")
 
@@ -77,9 +77,11 @@ def run(tmp_path: Path, manifest: dict[str, Any]) -> RunReport:
     return run_local(job, base_dir=tmp_path, paths=RunPaths.for_job(job, tmp_path / "runs", None))
 
 
-def test_pushed_metrics_are_read_back_per_step(prometheus: PrometheusStack, tmp_path: Path) -> None:
+def test_pushed_metrics_are_read_back_per_step(
+    prometheus: PrometheusStack, prometheus_names: Callable[[str], str], tmp_path: Path
+) -> None:
     manifest = prometheus_manifest(
-        "pushed-steps",  # trial names unique in the session: Pushgateway groups outlive a test
+        prometheus_names("pushed-steps"),
         prometheus,
         'trial_loss{job="kubetune", trial="${trial.name}"}',
         [0.1, 0.5, 0.9],
@@ -102,12 +104,13 @@ def test_pushed_metrics_are_read_back_per_step(prometheus: PrometheusStack, tmp_
 
 
 def test_median_rule_stops_a_bad_trial_from_its_pushed_values(
-    prometheus: PrometheusStack, tmp_path: Path
+    prometheus: PrometheusStack, prometheus_names: Callable[[str], str], tmp_path: Path
 ) -> None:
     steps = 6
+    name = prometheus_names("pushed-median")
     # the seeded grid runs x = 0.3 and 0.2 first, then 5.0 (far worse than their median) and 0.1
     manifest = prometheus_manifest(
-        "pushed-median",
+        name,
         prometheus,
         'trial_loss{job="kubetune", trial="${trial.name}"}',
         [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
@@ -132,7 +135,7 @@ def test_median_rule_stops_a_bad_trial_from_its_pushed_values(
     last = max(bad.intermediate)
     assert 1 <= last < steps - 1, bad.intermediate
     assert bad.objective == pytest.approx(5.0 + 1 / (last + 1), abs=1e-12)
-    log = report.paths.logs / f"pushed-median-{bad.number}.log"
+    log = report.paths.logs / f"{name}-{bad.number}.log"
     assert log.read_text().count("reported step") < steps  # its process was killed early
     for x in (0.3, 0.2, 0.1):
         good = by_x[x]
@@ -142,19 +145,28 @@ def test_median_rule_stops_a_bad_trial_from_its_pushed_values(
 
 
 def test_scraped_metrics_are_read_back_per_second(
-    prometheus: PrometheusStack, tmp_path: Path
+    prometheus: PrometheusStack, prometheus_names: Callable[[str], str], tmp_path: Path
 ) -> None:
-    port = free_port()
-    prometheus.add_target("scraped", f"127.0.0.1:{port}", {"kubetune_trial": "scraped-0"})
+    name = prometheus_names("scraped")
+    trial_name = f"{name}-0"
+    gates = tmp_path / "gates"
+    gates.mkdir()
     manifest = prometheus_manifest(
-        "scraped",
+        name,
         prometheus,
         'trial_loss{kubetune_trial="${trial.name}"}',
         [0.25],
-        ["--steps=4", "--seconds-per-step=1", f"--serve-port={port}", "--linger=2.5"],
+        # the trial serves /metrics; the test has Prometheus scrape it and holds it until
+        # Prometheus did, before its first step and before it exits (scrape_gated_trial)
+        ["--serve", f"--gate-dir={gates}", "--steps=4", "--seconds-per-step=1"],
         parallel=1,
     )
-    report = run(tmp_path, manifest)
+    with ThreadPoolExecutor(1) as pool:
+        scraped = pool.submit(
+            prometheus.scrape_gated_trial, gates, trial_name, {"kubetune_trial": trial_name}
+        )
+        report = run(tmp_path, manifest)
+        scraped.result()
 
     (trial,) = report.trials
     assert trial.state is TrialState.COMPLETE, trial
@@ -168,10 +180,10 @@ def test_scraped_metrics_are_read_back_per_second(
 
 
 def test_a_series_that_never_appears_is_metrics_unavailable(
-    prometheus: PrometheusStack, tmp_path: Path
+    prometheus: PrometheusStack, prometheus_names: Callable[[str], str], tmp_path: Path
 ) -> None:
     manifest = prometheus_manifest(
-        "silent",
+        prometheus_names("silent"),
         prometheus,
         'trial_loss{job="kubetune", trial="${trial.name}"}',
         [0.1],

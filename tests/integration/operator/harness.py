@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -17,18 +16,12 @@ import kubernetes
 import yaml
 
 from tests.kubesim.harness import KubeSim, wait_until
+from tests.net import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CRD = REPO_ROOT / "crds" / "tuningjobs.kubetune.io.yaml"
 TRIAL_SCRIPT = Path(__file__).with_name("trial.py")
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class OperatorProcess:
@@ -136,12 +129,20 @@ class Cluster:
         )
         return obj
 
-    def condition(self, name: str, type_: str, namespace: str = "default") -> dict[str, Any] | None:
+    def any_condition(
+        self, name: str, type_: str, namespace: str = "default"
+    ) -> dict[str, Any] | None:
+        """The TuningJob's condition of type ``type_``, whatever its status."""
         status = self.tuningjob(name, namespace).get("status") or {}
         for item in status.get("conditions") or []:
-            if item["type"] == type_ and item["status"] == "True":
+            if item["type"] == type_:
                 return dict(item)
         return None
+
+    def condition(self, name: str, type_: str, namespace: str = "default") -> dict[str, Any] | None:
+        """The TuningJob's condition of type ``type_`` if it is True."""
+        item = self.any_condition(name, type_, namespace)
+        return item if item is not None and item["status"] == "True" else None
 
     def wait_condition(
         self, name: str, type_: str, timeout: float = 120, namespace: str = "default"
@@ -226,5 +227,7 @@ def jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def eventually(predicate: Callable[[], T], timeout: float = 60, message: str = "condition") -> T:
+def eventually(
+    predicate: Callable[[], T], timeout: float = 60, message: str | Callable[[], str] = "condition"
+) -> T:
     return wait_until(predicate, timeout=timeout, message=message)

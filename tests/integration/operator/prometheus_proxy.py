@@ -1,12 +1,14 @@
-"""Prometheus behind an authenticating TLS reverse proxy, as clusters often expose it (an
-Ingress or kube-rbac-proxy in front of it): every request needs ``Authorization: Bearer
-<token>``, and the certificate is signed by a private CA. The key pair and CA below exist only
-for these tests (valid from 2020 to 2120, for 127.0.0.1 and localhost)."""
+"""A reverse proxy in front of Prometheus, as clusters often expose it (an Ingress or
+kube-rbac-proxy in front of it): optionally over TLS, with a certificate signed by a private CA,
+and requiring ``Authorization: Bearer <token>``; and it can play an outage (``down``). The key
+pair and CA below exist only for these tests (valid from 2020 to 2120, for 127.0.0.1 and
+localhost)."""
 
 from __future__ import annotations
 
 import hmac
 import ssl
+import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -51,28 +53,36 @@ thz25eJbFfinZ1PonQzwE3j+cMERhnhxzgyElC63luBUsBB7e2uhrtti
 """
 
 
-class AuthenticatingProxy:
-    """HTTPS on 127.0.0.1 in front of ``upstream``: a request with the right bearer token is
-    forwarded, any other is answered 401. Counts both, and never logs the token."""
+class ReverseProxy:
+    """HTTP (or HTTPS, ``tls``) on 127.0.0.1, port 0, in front of ``upstream``.
 
-    def __init__(self, upstream: str, token: str, work_dir: Path) -> None:
+    Answers a request itself while ``down`` is set (503), or when ``token`` is given and the
+    request lacks ``Authorization: Bearer <token>`` (401); forwards any other. Counts both
+    (``refused``, ``forwarded``), and never logs the token."""
+
+    def __init__(self, upstream: str, token: str | None = None, tls: bool = False) -> None:
         self.token = token
-        self.authorized = 0
+        self.down = threading.Event()
+        self.forwarded = 0
         self.refused = 0
         self._lock = threading.Lock()
         proxy = self
-        expected = f"Bearer {token}".encode()
+        expected = f"Bearer {token}".encode() if token is not None else None
 
         class Handler(BaseHTTPRequestHandler):
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if proxy.down.is_set():
+                    proxy._count(forwarded=False)
+                    self._answer(503, b"down for maintenance", "text/plain")
+                    return
                 given = (self.headers.get("Authorization") or "").encode()
-                if not hmac.compare_digest(given, expected):
-                    proxy._count(authorized=False)
+                if expected is not None and not hmac.compare_digest(given, expected):
+                    proxy._count(forwarded=False)
                     self._answer(401, b"Unauthorized", "text/plain")
                     return
-                proxy._count(authorized=True)
+                proxy._count(forwarded=True)
                 headers = {"Content-Type": self.headers.get("Content-Type") or "text/plain"}
                 request = urllib.request.Request(
                     upstream + self.path, body, headers, method=self.command
@@ -84,6 +94,8 @@ class AuthenticatingProxy:
                 except urllib.error.HTTPError as error:
                     status, data = error.code, error.read()
                     kind = error.headers.get("Content-Type") or "application/json"
+                except OSError as error:  # upstream unreachable
+                    status, data, kind = 502, str(error).encode(), "text/plain"
                 self._answer(status, data, kind)
 
             do_GET = do_POST = _forward
@@ -98,21 +110,24 @@ class AuthenticatingProxy:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        cert, key = work_dir / "proxy.crt", work_dir / "proxy.key"
-        cert.write_text(TEST_SERVER_CERT_PEM)
-        key.write_text(TEST_SERVER_KEY_PEM)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_port}"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory() as directory:  # the key pair is read at once
+                cert, key = Path(directory, "proxy.crt"), Path(directory, "proxy.key")
+                cert.write_text(TEST_SERVER_CERT_PEM)
+                key.write_text(TEST_SERVER_KEY_PEM)
+                context.load_cert_chain(cert, key)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
-    def _count(self, authorized: bool) -> None:
+    def _count(self, forwarded: bool) -> None:
         with self._lock:
-            if authorized:
-                self.authorized += 1
+            if forwarded:
+                self.forwarded += 1
             else:
                 self.refused += 1
 

@@ -104,9 +104,12 @@ def test_without_keep_best_every_finished_job_goes(
         message="every trial Job deleted",
     )
     assert len(job_creates(cluster, "keep-none")) == TRIALS
-    pods = cluster.core.list_namespaced_pod("keep-none").items
+
+    def pods_left() -> list[str]:
+        return [p.metadata.name for p in cluster.core.list_namespaced_pod("keep-none").items]
+
     eventually(
-        lambda: cluster.core.list_namespaced_pod("keep-none").items == [],
+        lambda: pods_left() == [],
         timeout=30,
-        message=f"trial pods deleted with their Jobs (left: {[p.metadata.name for p in pods]})",
+        message=lambda: f"trial pods deleted with their Jobs (left: {pods_left()})",
     )

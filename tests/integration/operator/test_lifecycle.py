@@ -113,12 +113,6 @@ def test_deleting_a_running_tuningjob_leaves_nothing_behind(
     wait_until(nothing_left, timeout=60, message="no Jobs, pods or study ConfigMaps left")
 
 
-def any_condition(cluster: Cluster, name: str, type_: str) -> dict[str, Any] | None:
-    """The TuningJob's condition of type ``type_``, True or not."""
-    status = cluster.tuningjob(name).get("status") or {}
-    return next((c for c in status.get("conditions") or [] if c["type"] == type_), None)
-
-
 def true_states(cluster: Cluster, name: str) -> list[str]:
     """Which of Running / Complete / Failed are True (the contract: exactly one)."""
     status = cluster.tuningjob(name).get("status") or {}
@@ -136,7 +130,7 @@ def patch(cluster: Cluster, name: str, kind: str, body: str) -> None:
 def wait_spec_accepted(cluster: Cluster, name: str, status: str, generation: int) -> dict[str, Any]:
     return eventually(
         lambda: (
-            (c := any_condition(cluster, name, "SpecAccepted"))
+            (c := cluster.any_condition(name, "SpecAccepted"))
             and c["status"] == status
             and c.get("observedGeneration") == generation
             and c
@@ -179,8 +173,8 @@ def test_limits_edits_take_effect_and_search_space_edits_are_refused(
     # The study is intact: still Complete (and Ready), never Failed or Stalled.
     assert true_states(cluster, "editable") == ["Complete"]
     assert cluster.condition("editable", "Ready") is not None
-    assert any_condition(cluster, "editable", "Failed") is None
-    assert any_condition(cluster, "editable", "Stalled") is None
+    assert cluster.any_condition("editable", "Failed") is None
+    assert cluster.any_condition("editable", "Stalled") is None
     status = cluster.tuningjob("editable")["status"]
     assert status["trials"]["total"] == 4
     assert status["observedGeneration"] == 3
@@ -214,7 +208,8 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
     slow = {"env": [{"name": "TRIAL_SECONDS", "value": "1.5"}]}
     cluster.apply(tuningjob("bad-edit", mode="slow", max_trials=3, parallel=1, container=slow))
     eventually(lambda: cluster.jobs("bad-edit"), message="a first trial Job")
-    assert cluster.condition("bad-edit", "Running") is not None
+    # the status follows the Job it reports on (the operator writes it after creating Jobs)
+    eventually(lambda: cluster.condition("bad-edit", "Running"), timeout=30, message="Running=True")
 
     # min > max: the CRD admits it, the operator's validation does not.
     patch(
@@ -227,7 +222,7 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
     assert refused["reason"] == "InvalidSpec"
     assert "spec.parameters[0].max" in refused["message"]
     assert true_states(cluster, "bad-edit") in (["Running"], ["Complete"])
-    assert any_condition(cluster, "bad-edit", "Failed") is None
+    assert cluster.any_condition("bad-edit", "Failed") is None
 
     # The operator dies while the edit stands: the one that replaces it goes on with the spec
     # accepted before (stored in the study), not waiting for the edit to be reverted.
@@ -244,8 +239,8 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
     names = sorted(j["metadata"]["name"] for j in cluster.jobs("bad-edit"))
     assert names == [f"bad-edit-{n}" for n in range(3)]
     assert true_states(cluster, "bad-edit") == ["Complete"]
-    assert any_condition(cluster, "bad-edit", "Stalled") is None
-    accepted = any_condition(cluster, "bad-edit", "SpecAccepted")
+    assert cluster.any_condition("bad-edit", "Stalled") is None
+    accepted = cluster.any_condition("bad-edit", "SpecAccepted")
     assert accepted is not None
     assert (accepted["status"], accepted["reason"]) == ("False", "InvalidSpec")
     assert "the study goes on with the spec of generation 1" in accepted["message"]
@@ -266,7 +261,8 @@ def test_raising_parallel_trials_of_a_running_tuningjob_runs_trials_at_once(
     slow = {"env": [{"name": "TRIAL_SECONDS", "value": "2"}]}
     cluster.apply(tuningjob("widened", mode="slow", max_trials=3, parallel=1, container=slow))
     eventually(lambda: active_trial_jobs(cluster, "widened") == 1, message="a first active trial")
-    assert cluster.condition("widened", "Running") is not None
+    # the status follows the Job it reports on (the operator writes it after creating Jobs)
+    eventually(lambda: cluster.condition("widened", "Running"), timeout=30, message="Running=True")
     assert active_trial_jobs(cluster, "widened") <= 1
 
     patch(

@@ -9,13 +9,11 @@ from __future__ import annotations
 import secrets
 import ssl
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +24,12 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.prometheus_stack import PrometheusStack, free_port, prometheus
+from tests.prometheus_stack import PrometheusStack
 
 from .harness import Cluster, OperatorProcess, eventually, tuningjob
-from .prometheus_proxy import TEST_CA_PEM, AuthenticatingProxy
-
-__all__ = ["prometheus"]
+from .prometheus_proxy import TEST_CA_PEM, ReverseProxy
 
 CURVE_TRIAL = Path(__file__).resolve().parents[1] / "local" / "curve_trial.py"
-SCRAPED_TRIAL = Path(__file__).with_name("scraped_trial.py")
 REASON = "kubetune.reason"  # the trial user attribute a trial's reason is stored in
 
 
@@ -44,7 +39,6 @@ def curve_job(
     args: list[str],
     spec: dict[str, Any],
     parallel: int = 1,
-    script: Path = CURVE_TRIAL,
 ) -> dict[str, Any]:
     return {
         "apiVersion": "kubetune.io/v1alpha1",
@@ -65,7 +59,7 @@ def curve_job(
                                     "image": "example.com/curve:1",
                                     "command": [
                                         "python",
-                                        str(script),
+                                        str(CURVE_TRIAL),
                                         "--x=${params.x}",
                                         *args,
                                     ],
@@ -116,11 +110,10 @@ def test_median_rule_stops_a_bad_trial_from_its_live_log(
     # the seeded grid runs x = 0.3, 0.2, 5.0, 0.1: 5.0 is far worse than the median
     manifest = curve_job(
         "live-median",
-        [0.1, 0.2, 0.3, 5.0],
+        [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
         ["--steps=12", "--seconds-per-step=0.2"],
         {"earlyStopping": {"algorithm": "median", "minTrials": 2, "startStep": 1}},
     )
-    manifest["spec"]["parameters"][0]["values"] = [0.1, 0.2, 0.3, 0.4, 5.0, 6.0]
     manifest["spec"]["limits"]["maxTrials"] = 4
     cluster.apply(manifest)
 
@@ -169,69 +162,31 @@ def test_median_rule_stops_a_bad_trial_from_its_live_log(
     )
 
 
-class FlakyProxy:
-    """Forwards Prometheus API requests, or answers 503 while ``down``."""
-
-    def __init__(self, upstream: str) -> None:
-        self.down = threading.Event()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                if proxy.down.is_set():
-                    self.send_response(503)
-                    self.end_headers()
-                    self.wfile.write(b"down for maintenance")
-                    return
-                request = urllib.request.Request(
-                    upstream + self.path, body, {"Content-Type": self.headers["Content-Type"]}
-                )
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    data = response.read()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def flaky(prometheus: PrometheusStack) -> Iterator[FlakyProxy]:
-    proxy = FlakyProxy(prometheus.url)
+def flaky(prometheus: PrometheusStack) -> Iterator[ReverseProxy]:
+    """Prometheus behind a proxy that plays an outage while ``down`` is set."""
+    proxy = ReverseProxy(prometheus.url)
     yield proxy
     proxy.close()
 
 
-def condition(cluster: Cluster, name: str, type_: str) -> dict[str, Any] | None:
-    status = cluster.tuningjob(name).get("status") or {}
-    return next((c for c in status.get("conditions") or [] if c["type"] == type_), None)
-
-
 def test_prometheus_metrics_survive_an_outage(
-    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack, flaky: FlakyProxy
+    cluster: Cluster,
+    operator: OperatorProcess,
+    prometheus: PrometheusStack,
+    prometheus_names: Callable[[str], str],
+    flaky: ReverseProxy,
 ) -> None:
+    name = prometheus_names("pushed")
     # Prometheus scrapes the operator too; discovery takes a few seconds, so start it now
     operator_target = f"127.0.0.1:{operator.port}"
     scraping = threading.Thread(
-        target=prometheus.add_target, args=("operator", operator_target, {"app": "kubetune"})
+        target=prometheus.add_target, args=(name, operator_target, {"app": "kubetune"})
     )
     scraping.start()
     flaky.down.set()
     manifest = curve_job(
-        "pushed",
+        name,
         [0.1, 0.5],
         ["--steps=3", "--seconds-per-step=1", f"--pushgateway={prometheus.pushgateway}"],
         {
@@ -250,7 +205,7 @@ def test_prometheus_metrics_survive_an_outage(
 
     unavailable = eventually(
         lambda: (
-            (c := condition(cluster, "pushed", "MetricsSourceAvailable"))
+            (c := cluster.any_condition(name, "MetricsSourceAvailable"))
             and c["status"] == "False"
             and c
         ),
@@ -266,24 +221,30 @@ def test_prometheus_metrics_survive_an_outage(
                 any(
                     c["type"] == "Complete" for c in (j.get("status") or {}).get("conditions") or []
                 )
-                for j in cluster.jobs("pushed")
+                for j in cluster.jobs(name)
             )
-            and len(cluster.jobs("pushed")) == 2
+            and len(cluster.jobs(name)) == 2
         ),
         timeout=60,
         message="both trial Jobs to complete",
     )
-    time.sleep(2)
-    status = cluster.tuningjob("pushed")["status"]
+    # the operator has asked about the finished trials since (twice), and been refused
+    refused = flaky.refused
+    eventually(
+        lambda: flaky.refused >= refused + 2,
+        timeout=30,
+        message=lambda: f"two more refused queries (refused: {refused} -> {flaky.refused})",
+    )
+    status = cluster.tuningjob(name)["status"]
     assert status["trials"]["active"] == 2
     assert status["trials"]["succeeded"] == status["trials"]["failed"] == 0
 
     flaky.down.clear()
-    cluster.wait_condition("pushed", "Complete", timeout=60)
-    status = cluster.tuningjob("pushed")["status"]
+    cluster.wait_condition(name, "Complete", timeout=60)
+    status = cluster.tuningjob(name)["status"]
     assert status["trials"] == {"active": 0, "succeeded": 2, "failed": 0, "pruned": 0, "total": 2}
     assert status["bestTrial"]["objective"] == pytest.approx(0.1 + 1 / 3, abs=1e-12)
-    available = condition(cluster, "pushed", "MetricsSourceAvailable")
+    available = cluster.any_condition(name, "MetricsSourceAvailable")
     assert available is not None
     assert available["status"] == "True"
 
@@ -292,7 +253,8 @@ def test_prometheus_metrics_survive_an_outage(
     # the real Prometheus scraped the operator's /metrics as well
     scraping.join(timeout=30)
     found = prometheus.wait_for(
-        'kubetune_trials{app="kubetune", tuningjob="pushed", state="succeeded"} == 2', timeout=20
+        f'kubetune_trials{{app="kubetune", tuningjob="{name}", state="succeeded"}} == 2',
+        timeout=20,
     )
     assert found
 
@@ -367,10 +329,13 @@ def test_kubernetes_api_retries_are_counted(cluster: Cluster, operator: Operator
 
 
 def test_median_rule_stops_a_bad_trial_from_prometheus_values(
-    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack
+    cluster: Cluster,
+    operator: OperatorProcess,
+    prometheus: PrometheusStack,
+    prometheus_names: Callable[[str], str],
 ) -> None:
     # the seeded grid runs x = 0.3 and 0.2 first, then 5.0 (far worse than their median) and 0.1
-    name = "prometheus-median"
+    name = prometheus_names("prometheus-median")
     steps = 6
     manifest = curve_job(
         name,
@@ -418,8 +383,9 @@ def test_median_rule_stops_a_bad_trial_from_prometheus_values(
 
 
 @pytest.fixture
-def secured(prometheus: PrometheusStack, tmp_path: Path) -> Iterator[AuthenticatingProxy]:
-    proxy = AuthenticatingProxy(prometheus.url, secrets.token_urlsafe(24), tmp_path)
+def secured(prometheus: PrometheusStack) -> Iterator[ReverseProxy]:
+    """Prometheus behind a TLS proxy that wants a bearer token."""
+    proxy = ReverseProxy(prometheus.url, token=secrets.token_urlsafe(24), tls=True)
     yield proxy
     proxy.close()
 
@@ -428,86 +394,71 @@ def test_scraped_metrics_through_an_authenticating_proxy(
     cluster: Cluster,
     operator: OperatorProcess,
     prometheus: PrometheusStack,
-    secured: AuthenticatingProxy,
+    prometheus_names: Callable[[str], str],
+    secured: ReverseProxy,
     tmp_path: Path,
 ) -> None:
-    name = "scraped-pods"
-    ports = [free_port(), free_port()]
+    name = prometheus_names("scraped-pods")
+    assert secured.token is not None
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    # the credentials, as an administrator would store them
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(TEST_CA_PEM)
+    cluster.kubectl(
+        "create", "secret", "generic", "prometheus-token", f"--from-literal=token={secured.token}"
+    )
+    cluster.kubectl("create", "secret", "generic", "prometheus-ca", f"--from-file=ca.crt={ca_file}")
+    query = (
+        'trial_loss{namespace="${trial.namespace}", kubetune_io_tuningjob="${tuningjob}", '
+        'kubetune_io_trial="${trial.number}"}'
+    )
+    manifest = curve_job(
+        name,
+        [0.25, 0.5],
+        # each trial pod serves /metrics; the test has Prometheus scrape it and holds it until
+        # Prometheus did, before its first step and before it exits (scrape_gated_trial)
+        ["--serve", f"--gate-dir={gates}", "--steps=4", "--seconds-per-step=1"],
+        {
+            "metrics": {
+                "source": "prometheus",
+                "prometheus": {
+                    "url": secured.url,
+                    "interval": "1s",
+                    "queries": [{"metric": "loss", "query": query}],
+                    "bearerTokenSecret": {"name": "prometheus-token", "key": "token"},
+                    "caSecret": {"name": "prometheus-ca", "key": "ca.crt"},
+                },
+            }
+        },
+        parallel=2,
+    )
     # Prometheus scrapes each trial pod's /metrics with the target labels a PodMonitor's
-    # podTargetLabels (kubetune.io/tuningjob, kubetune.io/trial) would give it
+    # podTargetLabels (kubetune.io/tuningjob, kubetune.io/trial) would give it. On a cluster it
+    # would discover the pods; kubesim's pods are processes on one host, each on its own port.
     targets = {
-        f"{name}-{number}": (
-            f"127.0.0.1:{port}",
-            {
-                "namespace": "default",
-                "kubetune_io_tuningjob": name,
-                "kubetune_io_trial": str(number),
-            },
-        )
-        for number, port in enumerate(ports)
+        f"{name}-{number}": {
+            "namespace": "default",
+            "kubetune_io_tuningjob": name,
+            "kubetune_io_trial": str(number),
+        }
+        for number in range(2)
     }
-    try:
-        with ThreadPoolExecutor(len(targets)) as pool:
-            discovered = [
-                pool.submit(prometheus.add_target, target, address, labels)
-                for target, (address, labels) in targets.items()
-            ]
-            # meanwhile, the credentials, as an administrator would store them
-            ca_file = tmp_path / "ca.crt"
-            ca_file.write_text(TEST_CA_PEM)
-            cluster.kubectl(
-                "create",
-                "secret",
-                "generic",
-                "prometheus-token",
-                f"--from-literal=token={secured.token}",
-            )
-            cluster.kubectl(
-                "create", "secret", "generic", "prometheus-ca", f"--from-file=ca.crt={ca_file}"
-            )
-            for future in discovered:
-                future.result()
-        query = (
-            'trial_loss{namespace="${trial.namespace}", kubetune_io_tuningjob="${tuningjob}", '
-            'kubetune_io_trial="${trial.number}"}'
-        )
-        manifest = curve_job(
-            name,
-            [0.25, 0.5],
-            # --linger: until Prometheus scraped the last value
-            [
-                f"--ports={','.join(map(str, ports))}",
-                "--steps=4",
-                "--seconds-per-step=1",
-                "--linger=2.5",
-            ],
-            {
-                "metrics": {
-                    "source": "prometheus",
-                    "prometheus": {
-                        "url": secured.url,
-                        "interval": "1s",
-                        "queries": [{"metric": "loss", "query": query}],
-                        "bearerTokenSecret": {"name": "prometheus-token", "key": "token"},
-                        "caSecret": {"name": "prometheus-ca", "key": "ca.crt"},
-                    },
-                }
-            },
-            parallel=2,
-            script=SCRAPED_TRIAL,
-        )
+    with ThreadPoolExecutor(len(targets)) as pool:
+        scraped = [
+            pool.submit(prometheus.scrape_gated_trial, gates, target, labels)
+            for target, labels in targets.items()
+        ]
         cluster.apply(manifest)
-
-        complete = cluster.wait_condition(name, "Complete", timeout=60)
-    finally:
-        for target in targets:
-            (prometheus.targets_dir / f"{target}.json").unlink(missing_ok=True)
+        for future in scraped:
+            future.result()
+    complete = cluster.wait_condition(name, "Complete", timeout=60)
     assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
     status = cluster.tuningjob(name)["status"]
     assert status["trials"] == {"active": 0, "succeeded": 2, "failed": 0, "pruned": 0, "total": 2}
     assert status["bestTrial"]["parameters"] == {"x": 0.25}
     assert status["bestTrial"]["objective"] == pytest.approx(0.25 + 1 / 4, abs=1e-12)
-    available = condition(cluster, name, "MetricsSourceAvailable")
+    available = cluster.any_condition(name, "MetricsSourceAvailable")
     assert available is not None
     assert available["status"] == "True"
     for number, trial in study_trials(cluster, name).items():
@@ -522,7 +473,7 @@ def test_scraped_metrics_through_an_authenticating_proxy(
     # every query carried the token from the Secret, over TLS checked with the CA from the other
     read = {r["name"] for r in cluster.sim.requests(verb="get", resource="secrets")}
     assert {"prometheus-token", "prometheus-ca"} <= read
-    assert secured.authorized > 0
+    assert secured.forwarded > 0
     assert secured.refused == 0
     context = ssl.create_default_context(cadata=TEST_CA_PEM)
     with pytest.raises(urllib.error.HTTPError) as refused:  # the proxy does check
@@ -531,9 +482,12 @@ def test_scraped_metrics_through_an_authenticating_proxy(
 
 
 def test_a_series_that_never_appears_fails_the_trial(
-    cluster: Cluster, operator: OperatorProcess, prometheus: PrometheusStack
+    cluster: Cluster,
+    operator: OperatorProcess,
+    prometheus: PrometheusStack,
+    prometheus_names: Callable[[str], str],
 ) -> None:
-    name = "never-reported"
+    name = prometheus_names("never-reported")
     manifest = curve_job(
         name,
         [0.1],
@@ -572,6 +526,6 @@ def test_a_series_that_never_appears_fails_the_trial(
     waited = trial.datetime_complete.astimezone(UTC) - ended
     assert waited.total_seconds() >= 5 * 1 - 1.5  # completionTime has second precision
     # Prometheus answered all along: this is not an outage
-    available = condition(cluster, name, "MetricsSourceAvailable")
+    available = cluster.any_condition(name, "MetricsSourceAvailable")
     assert available is not None
     assert available["status"] == "True"

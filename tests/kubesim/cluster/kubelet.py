@@ -217,24 +217,18 @@ class ContainerRuntime:
         the offset where the run's output begins is recorded for ``previous=true``."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         first = not self.restart_count
-        handle = open(self.log_path, "wb" if first else "ab", buffering=0)  # noqa: SIM115
-        try:
+        with contextlib.ExitStack() as cleanup:  # undone unless the process starts
+            handle = cleanup.enter_context(
+                open(self.log_path, "wb" if first else "ab", buffering=0)
+            )
             with open(container_runs_path(self.log_path), "w" if first else "a") as runs:
                 runs.write(f"{handle.tell()}\n")
             read_fd, write_fd = os.pipe()
-        except BaseException:
-            handle.close()
-            raise
-        pipe = open(read_fd, "rb", buffering=0)  # noqa: SIM115 (the transport closes it)
-        try:
+            cleanup.callback(os.close, write_fd)
+            pipe = cleanup.enter_context(open(read_fd, "rb", buffering=0))
             loop = asyncio.get_running_loop()
             _, self.output = await loop.connect_read_pipe(lambda: ContainerLog(handle), pipe)
-        except BaseException:
-            pipe.close()
-            handle.close()
-            os.close(write_fd)
-            raise
-        try:
+            cleanup.callback(self.close_output)
             self.process = await asyncio.create_subprocess_exec(
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -242,11 +236,8 @@ class ContainerRuntime:
                 stderr=asyncio.subprocess.STDOUT,
                 **options,
             )
-        except BaseException:
-            self.close_output()
-            raise
-        finally:
-            os.close(write_fd)  # the container holds the only writing end now
+            cleanup.pop_all()  # the log owns the handle and the pipe (its transport closes them)
+        os.close(write_fd)  # the container holds the only writing end now
 
     async def drain_output(self) -> None:
         """Wait (bounded) until the run's output is all in the log file."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import optuna
 import pytest
@@ -18,6 +19,7 @@ from kubetune.search.auto import (
 )
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SPACE = {
     "x": FloatDistribution(0.0, 1.0),
     "lr": FloatDistribution(1e-4, 1.0, log=True),
@@ -144,6 +146,11 @@ def test_building_the_sampler_does_not_import_pytorch() -> None:
         "print('torch' in sys.modules)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     assert result.stdout.strip() == "False"
