@@ -14,47 +14,20 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, run_local
 
-CURVE_TRIAL = Path(__file__).with_name("curve_trial.py")
+from tests.integration.local.curves import curve_tuningjob
+
 STEPS = 10
 
 
 def curve_manifest(name: str, early: dict[str, Any], max_trials: int = 6) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": name},
-        "spec": {
-            "objective": {"metric": "loss", "direction": "minimize"},
-            # x is the asymptote; the seeded grid runs them as 0.3, 0.2, 5.0, 0.1, 0.4, 6.0
-            "parameters": [
-                {"name": "x", "type": "categorical", "values": [0.1, 0.2, 0.3, 0.4, 5.0, 6.0]}
-            ],
-            "strategy": {"algorithm": "grid", "seed": 1},  # the order above
-            "earlyStopping": early,
-            "limits": {"maxTrials": max_trials, "parallelTrials": 1},
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "example.com/curve:1",
-                                    "command": [
-                                        "python",
-                                        str(CURVE_TRIAL),
-                                        "--x=${params.x}",
-                                        f"--steps={STEPS}",
-                                        "--seconds-per-step=0.1",
-                                    ],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-        },
-    }
+    # x is the asymptote; the seeded grid runs them as 0.3, 0.2, 5.0, 0.1, 0.4, 6.0
+    return curve_tuningjob(
+        name,
+        [0.1, 0.2, 0.3, 0.4, 5.0, 6.0],
+        [f"--steps={STEPS}", "--seconds-per-step=0.1"],
+        max_trials=max_trials,
+        spec={"earlyStopping": early},
+    )
 
 
 def test_median_rule_stops_bad_trials_while_they_run(tmp_path: Path) -> None:

@@ -16,9 +16,8 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
 
+from tests.integration.local.curves import curve_tuningjob
 from tests.prometheus_stack import PrometheusStack
-
-CURVE_TRIAL = Path(__file__).with_name("curve_trial.py")
 
 
 def prometheus_manifest(
@@ -29,45 +28,15 @@ def prometheus_manifest(
     args: list[str],
     parallel: int = 3,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": name},
-        "spec": {
-            "objective": {"metric": "loss", "direction": "minimize"},
-            "parameters": [{"name": "x", "type": "categorical", "values": values}],
-            "strategy": {"algorithm": "grid", "seed": 1},
-            "limits": {"maxTrials": len(values), "parallelTrials": parallel},
-            "metrics": {
-                "source": "prometheus",
-                "prometheus": {
-                    "url": stack.url,
-                    "interval": "1s",
-                    "queries": [{"metric": "loss", "query": query}],
-                },
-            },
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "example.com/curve:1",
-                                    "command": [
-                                        "python",
-                                        str(CURVE_TRIAL),
-                                        "--x=${params.x}",
-                                        *args,
-                                    ],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-        },
-    }
+    queries = [{"metric": "loss", "query": query}]
+    prometheus = {"url": stack.url, "interval": "1s", "queries": queries}
+    return curve_tuningjob(
+        name,
+        values,
+        args,
+        parallel=parallel,
+        spec={"metrics": {"source": "prometheus", "prometheus": prometheus}},
+    )
 
 
 def run(tmp_path: Path, manifest: dict[str, Any]) -> RunReport:

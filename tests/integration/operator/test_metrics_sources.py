@@ -24,12 +24,12 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.local.curves import curve_tuningjob
 from tests.prometheus_stack import PrometheusStack
 
 from .harness import Cluster, OperatorProcess, eventually, tuningjob
 from .prometheus_proxy import TEST_CA_PEM, ReverseProxy
 
-CURVE_TRIAL = Path(__file__).resolve().parents[1] / "local" / "curve_trial.py"
 REASON = "kubetune.reason"  # the trial user attribute a trial's reason is stored in
 
 
@@ -40,38 +40,7 @@ def curve_job(
     spec: dict[str, Any],
     parallel: int = 1,
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": "kubetune.io/v1alpha1",
-        "kind": "TuningJob",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "objective": {"metric": "loss", "direction": "minimize"},
-            "parameters": [{"name": "x", "type": "categorical", "values": values}],
-            "strategy": {"algorithm": "grid", "seed": 1},
-            "limits": {"maxTrials": len(values), "parallelTrials": parallel},
-            "trialTemplate": {
-                "spec": {
-                    "template": {
-                        "spec": {
-                            "containers": [
-                                {
-                                    "name": "train",
-                                    "image": "example.com/curve:1",
-                                    "command": [
-                                        "python",
-                                        str(CURVE_TRIAL),
-                                        "--x=${params.x}",
-                                        *args,
-                                    ],
-                                }
-                            ]
-                        }
-                    }
-                }
-            },
-            **spec,
-        },
-    }
+    return curve_tuningjob(name, values, args, parallel=parallel, namespace="default", spec=spec)
 
 
 def scrape(operator: OperatorProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
