@@ -45,7 +45,11 @@ class GPSettings(SpecModel):
 
 
 class CmaEsSettings(SpecModel):
-    sigma0: float | None = Field(default=None, gt=0, description="Initial step size")
+    sigma0: float | None = Field(
+        default=None,
+        gt=0,
+        description="Initial step size (deprecated by Optuna 4.9, to be removed in Optuna 6)",
+    )
     n_startup_trials: int = Field(default=1, ge=0)
     popsize: int | None = Field(default=None, ge=2)
     use_separable_cma: bool = False
