@@ -44,3 +44,14 @@ def curve_tuningjob(
             **(spec or {}),
         },
     }
+
+
+PUSHED_LOSS = 'trial_loss{trial="${trial.name}"}'  # what curve_trial.py --pushgateway pushes
+
+
+def prometheus_metrics(url: str, query: str = PUSHED_LOSS, **source: Any) -> dict[str, Any]:
+    """``spec.metrics`` reading the objective ``loss`` from Prometheus at ``url`` every second;
+    ``source`` adds fields to ``metrics.prometheus`` (``bearerTokenSecret``, ``caSecret``)."""
+    queries = [{"metric": "loss", "query": query}]
+    prometheus = {"url": url, "interval": "1s", "queries": queries, **source}
+    return {"source": "prometheus", "prometheus": prometheus}

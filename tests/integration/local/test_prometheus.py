@@ -16,7 +16,7 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
 
-from tests.integration.local.curves import curve_tuningjob
+from tests.integration.local.curves import curve_tuningjob, prometheus_metrics
 from tests.prometheus_stack import PrometheusStack
 
 
@@ -28,15 +28,8 @@ def prometheus_manifest(
     args: list[str],
     parallel: int = 3,
 ) -> dict[str, Any]:
-    queries = [{"metric": "loss", "query": query}]
-    prometheus = {"url": stack.url, "interval": "1s", "queries": queries}
-    return curve_tuningjob(
-        name,
-        values,
-        args,
-        parallel=parallel,
-        spec={"metrics": {"source": "prometheus", "prometheus": prometheus}},
-    )
+    metrics = prometheus_metrics(stack.url, query)
+    return curve_tuningjob(name, values, args, parallel=parallel, spec={"metrics": metrics})
 
 
 def run(tmp_path: Path, manifest: dict[str, Any]) -> RunReport:

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.local.curves import curve_tuningjob
+from tests.integration.local.curves import curve_tuningjob, prometheus_metrics
 from tests.prometheus_stack import PrometheusStack
 
 from .harness import Cluster, OperatorProcess, eventually, tuningjob
@@ -158,16 +158,7 @@ def test_prometheus_metrics_survive_an_outage(
         name,
         [0.1, 0.5],
         ["--steps=3", "--seconds-per-step=1", f"--pushgateway={prometheus.pushgateway}"],
-        {
-            "metrics": {
-                "source": "prometheus",
-                "prometheus": {
-                    "url": flaky.url,
-                    "interval": "1s",
-                    "queries": [{"metric": "loss", "query": 'trial_loss{trial="${trial.name}"}'}],
-                },
-            }
-        },
+        {"metrics": prometheus_metrics(flaky.url)},
         parallel=2,
     )
     cluster.apply(manifest)
@@ -312,14 +303,7 @@ def test_median_rule_stops_a_bad_trial_from_prometheus_values(
         [f"--steps={steps}", "--seconds-per-step=1", f"--pushgateway={prometheus.pushgateway}"],
         {
             "earlyStopping": {"algorithm": "median", "minTrials": 2, "startStep": 1},
-            "metrics": {
-                "source": "prometheus",
-                "prometheus": {
-                    "url": prometheus.url,
-                    "interval": "1s",
-                    "queries": [{"metric": "loss", "query": 'trial_loss{trial="${trial.name}"}'}],
-                },
-            },
+            "metrics": prometheus_metrics(prometheus.url),
         },
         parallel=2,
     )
@@ -389,16 +373,12 @@ def test_scraped_metrics_through_an_authenticating_proxy(
         # Prometheus did, before its first step and before it exits (scrape_gated_trial)
         ["--serve", f"--gate-dir={gates}", "--steps=4", "--seconds-per-step=1"],
         {
-            "metrics": {
-                "source": "prometheus",
-                "prometheus": {
-                    "url": secured.url,
-                    "interval": "1s",
-                    "queries": [{"metric": "loss", "query": query}],
-                    "bearerTokenSecret": {"name": "prometheus-token", "key": "token"},
-                    "caSecret": {"name": "prometheus-ca", "key": "ca.crt"},
-                },
-            }
+            "metrics": prometheus_metrics(
+                secured.url,
+                query,
+                bearerTokenSecret={"name": "prometheus-token", "key": "token"},
+                caSecret={"name": "prometheus-ca", "key": "ca.crt"},
+            )
         },
         parallel=2,
     )
@@ -461,16 +441,7 @@ def test_a_series_that_never_appears_fails_the_trial(
         name,
         [0.1],
         ["--steps=0", f"--pushgateway={prometheus.pushgateway}"],  # pushes nothing
-        {
-            "metrics": {
-                "source": "prometheus",
-                "prometheus": {
-                    "url": prometheus.url,
-                    "interval": "1s",
-                    "queries": [{"metric": "loss", "query": 'trial_loss{trial="${trial.name}"}'}],
-                },
-            }
-        },
+        {"metrics": prometheus_metrics(prometheus.url)},
     )
     cluster.apply(manifest)
 
