@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes import client, watch
 
 from tests.kubesim.harness import REPO_ROOT, wait_until
 
@@ -330,17 +329,27 @@ def test_suspended_job_creates_no_pods_until_resumed(
 def test_ttl_after_finished_deletes_job_and_pods(
     core: client.CoreV1Api, batch: client.BatchV1Api, ns: str
 ) -> None:
-    batch.create_namespaced_job(ns, job_manifest("ttl", PRINT_VAL_LOSS, ttlSecondsAfterFinished=1))
-    wait_job_condition(batch, ns, "ttl", "Complete")
-
-    def gone() -> bool:
-        try:
-            batch.read_namespaced_job("ttl", ns)
-        except ApiException as error:
-            return error.status == 404
-        return False
-
-    wait_until(gone, timeout=15, message="job deleted by TTL")
+    # A watch, not polling: with a 1 s TTL (and completionTime's whole seconds) the Job can be
+    # Complete for less than a poll takes on a loaded machine.
+    created = batch.create_namespaced_job(
+        ns, job_manifest("ttl", PRINT_VAL_LOSS, ttlSecondsAfterFinished=1)
+    )
+    seen: list[tuple[str, bool]] = []
+    stream = watch.Watch().stream(
+        batch.list_namespaced_job,
+        ns,
+        field_selector="metadata.name=ttl",
+        resource_version=created.metadata.resource_version,
+        timeout_seconds=30,
+    )
+    for event in stream:
+        conditions = event["object"].status.conditions or []
+        complete = any(c.type == "Complete" and c.status == "True" for c in conditions)
+        seen.append((event["type"], complete))
+        if event["type"] == "DELETED":
+            break
+    assert [kind for kind, _ in seen[-1:]] == ["DELETED"], f"not deleted by TTL in 30 s: {seen}"
+    assert any(kind == "MODIFIED" and complete for kind, complete in seen), seen
     wait_until(lambda: not job_pods(core, ns, "ttl"), message="pods garbage-collected")
 
 
