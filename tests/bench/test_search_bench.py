@@ -3,6 +3,9 @@ run in CI: see bench/README.md)."""
 
 from __future__ import annotations
 
+import statistics
+from pathlib import Path
+
 import pytest
 
 from bench import search
@@ -32,9 +35,64 @@ def test_the_default_strategy_models_after_its_startup_trials() -> None:
     assert result.models.get("gp", 0) + result.models.get("tpe", 0) == 4
 
 
-def test_quick_cli_prints_tables_and_goals(capsys: pytest.CaptureFixture[str]) -> None:
+def test_quick_cli_prints_tables_and_goals(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    saved = tmp_path / "runs.json"
     argv = ["--quick", "--benchmarks", "branin", "--strategies", "random,tpe", "--seeds", "1"]
-    assert search.main([*argv, "--jobs", "1", "--budget", "12", "--parallel", "1,2"]) == 0
+    argv += ["--jobs", "1", "--budget", "12", "--parallel", "1,2", "--json", str(saved)]
+    assert search.main(argv) == 0
     out = capsys.readouterr().out
     assert "**branin**, parallelTrials 1, budget 12" in out
     assert "| tpe | 0/1 | > 12 |" in out
+
+    assert search.main(["--from-json", str(saved)]) == 0
+    again = capsys.readouterr().out
+    assert "4 runs from" in again
+    assert again.split("\n", 1)[1] == out.split("\n", 1)[1]  # the same tables and checks
+
+
+def summary(strategy: str, trials_by_seed: dict[int, float], parallel: int = 1) -> search.Summary:
+    budget = 200
+    hits = [t for t in trials_by_seed.values() if t <= budget]
+    return search.Summary(
+        "hartmann6",
+        strategy,
+        parallel,
+        runs=len(trials_by_seed),
+        reached=len(hits),
+        median_trials=statistics.median(hits) if hits else None,
+        median_trials_all=statistics.median(trials_by_seed.values()),
+        median_best=-3.3,
+        median_suggest=1.0,
+        median_wall=1.0,
+        trials_by_seed=trials_by_seed,
+    )
+
+
+def test_the_best_single_sampler_is_the_one_needing_fewest_trials_over_every_seed() -> None:
+    # cmaes reaches the target in one more seed, but needs four times the trials: gp is the
+    # sampler to match, and bayesian, equal to it, meets the goal.
+    gp = summary("gp", {0: 30, 1: 35, 2: 40, 3: 201, 4: 201})
+    cmaes = summary("cmaes", {0: 150, 1: 160, 2: 170, 3: 180, 4: 201})
+    bayesian = summary("bayesian", {0: 30, 1: 35, 2: 40, 3: 201, 4: 201})
+    (check, *_) = search.goal_checks([gp, cmaes, bayesian])
+    assert "best single sampler gp 40 (3/5): ratio 1.00 (90% interval 1.00 to 1.00) -> met" in check
+
+    slower = summary("bayesian", {0: 40, 1: 45, 2: 50, 3: 201, 4: 201})
+    (check, *_) = search.goal_checks([gp, cmaes, slower])
+    assert "ratio 1.25" in check
+    assert check.endswith("-> MISSED (goal <= 1.10)")
+
+
+def test_ratio_interval_pairs_seeds_and_brackets_the_ratio() -> None:
+    serial = {seed: 30.0 + seed for seed in range(20)}
+    doubled = {seed: 2 * value for seed, value in serial.items()}
+    assert search.ratio_interval(doubled, serial) == (2.0, 2.0)  # paired: every resample is 2x
+
+    noisy = {seed: value * (1.5 if seed % 2 else 0.8) for seed, value in serial.items()}
+    low, high = search.ratio_interval(noisy, serial) or (0.0, 0.0)
+    point = statistics.median(noisy.values()) / statistics.median(serial.values())
+    assert low < point < high
+    assert search.ratio_interval(noisy, serial) == (low, high)  # seeded: the same every time
+    assert search.ratio_interval({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}) is None  # too few seeds
