@@ -1,46 +1,40 @@
 """The ``bayesian`` strategy's sampler: a Gaussian process while it pays, TPE when it does not.
 
-A Gaussian process (Optuna's ``GPSampler``) finds good configurations of a few numeric
-parameters in far fewer trials than TPE, but each suggestion refits the model: its cost grows
-with the number of finished trials and it models many categorical parameters poorly. TPE is
-cheap at any size and handles categorical-heavy and conditional spaces well. ``AutoSampler``
-picks one of them for each trial, by this rule (the same idea as OptunaHub's AutoSampler):
+A Gaussian process finds good configurations of a few numeric parameters in far fewer trials
+than TPE, but each suggestion refits the model: its cost grows with the number of finished
+trials and it models many categorical parameters coarsely. TPE is cheap at any size and handles
+categorical-heavy and conditional spaces well. ``AutoSampler`` picks one of them for each
+trial, by this rule (the same idea as OptunaHub's AutoSampler):
 
 1. The first ``n_startup_trials`` trials asked (``nStartupTrials``, default 10), and any trial
    asked before a single one has completed: seeded random sampling (the same suggestions the
    ``random`` strategy makes with that seed). With parallel trials the random design is still
    ``nStartupTrials`` trials: modelling starts as soon as they are asked and two have results.
-2. The Gaussian process, when all of these hold:
-
-   * PyTorch can be imported (``pip install 'kubetune[gp]'``; without it, TPE, said once in the
-     log);
-   * the space has at most :data:`GP_MAX_DIMENSIONS` parameters;
-   * at most :data:`GP_MAX_CATEGORICAL_SHARE` of them are categorical;
-   * at least :data:`GP_MIN_TRIALS` and fewer than ``gp_max_trials`` trials have completed
-     (``gpMaxTrials``, default 100): past that a GP suggestion costs a second or so while TPE
-     takes milliseconds and has enough data to do well.
-
+2. The Gaussian process (:mod:`kubetune.search.gp_sampler`, NumPy and SciPy), when the space
+   has at most :data:`GP_MAX_DIMENSIONS` parameters, at most :data:`GP_MAX_CATEGORICAL_SHARE`
+   of them categorical, and at least :data:`GP_MIN_TRIALS` and fewer than ``gp_max_trials``
+   trials have completed (``gpMaxTrials``, default 100): past that a GP suggestion costs a
+   tenth of a second or more while TPE takes milliseconds and has enough data to do well.
 3. Otherwise TPE (multivariate, with the constant liar for parallel trials).
 
 Switching in the middle of a study is safe: both samplers read the study's trials and keep no
-state of their own that the other needs. Parallel trials are handled by both: TPE's constant
-liar treats running trials as bad results, and Optuna's GPSampler conditions its acquisition
-function on the running trials' parameters (q-batch log EI), so four trials asked in a row are
-four different points. (Constant-liar fill-ins for the GP, tried in ``bench/search.py``, did not
-do better than that.)
+state the other needs. Parallel trials are handled by both: TPE's constant liar treats running
+trials as bad results, and the GP conditions on running trials at its own predictions, so four
+trials asked in a row are four different points.
 
 The GP sees the study with its worst results capped at Tukey's outer fence (three interquartile
 ranges past the upper quartile when minimizing): one diverged trial (a loss of 5,000 among
 losses of 50 to 80) would otherwise flatten the model over the region that matters. The study
 itself keeps every value as reported.
 
-PyTorch is imported only when the first GP suggestion is made, never at start-up.
+This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs as few trials or fewer
+(``bench/results.md``), without PyTorch (~860 MB installed, ~270 MiB resident once imported).
+The ``gp`` strategy is still Optuna's ``GPSampler``, for those who want exactly it.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import logging
 import threading
 from collections.abc import Container, Sequence
@@ -65,7 +59,7 @@ DEFAULT_GP_MAX_TRIALS = 100
 GP_CONCURRENCY = threading.BoundedSemaphore(1)
 """One GP suggestion at a time per process: the operator steps many TuningJobs in worker
 threads, and concurrent GP fits only compete for the same cores while each holds its own
-tensors and allocator arenas (50 TuningJobs at once peaked at 730 MiB without this)."""
+matrices (with Optuna's GPSampler, 50 TuningJobs at once peaked at 730 MiB without this)."""
 
 GP_MIN_TRIALS = 2
 """A Gaussian process needs a couple of results to fit; before, TPE models (nStartupTrials 0)."""
@@ -77,14 +71,6 @@ class Model(StrEnum):
     RANDOM = "random"
     GP = "gp"
     TPE = "tpe"
-
-
-def torch_available() -> bool:
-    """Whether PyTorch is installed, without importing it (that takes seconds)."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def gp_fits_space(distributions: dict[str, BaseDistribution]) -> bool:
@@ -102,16 +88,16 @@ def choose_model(
     *,
     n_startup_trials: int,
     gp_max_trials: int,
-    space_fits_gp: bool,
-    gp_available: bool,
+    use_gp: bool,
 ) -> Model:
     """The switching rule, as a pure function (see the module docstring).
 
-    ``asked``: trials suggested before this one; ``completed``: trials with a result.
+    ``asked``: trials suggested before this one; ``completed``: trials with a result;
+    ``use_gp``: whether the study may use a GP at all (the space suits one).
     """
     if asked < n_startup_trials or completed == 0:
         return Model.RANDOM
-    if gp_available and space_fits_gp and GP_MIN_TRIALS <= completed < gp_max_trials:
+    if use_gp and GP_MIN_TRIALS <= completed < gp_max_trials:
         return Model.GP
     return Model.TPE
 
@@ -132,20 +118,13 @@ class AutoSampler(BaseSampler):
         deterministic_objective: bool = False,
         use_gp: bool | None = None,
     ) -> None:
-        """``use_gp`` None: decide from the space and whether PyTorch is installed."""
+        """``use_gp`` None: decide from the space."""
         self._seed = seed
         self._n_startup_trials = n_startup_trials
         self._gp_max_trials = gp_max_trials
         self._deterministic = deterministic_objective
-        self._space_fits_gp = gp_fits_space(distributions)
         if use_gp is None:
-            use_gp = self._space_fits_gp and gp_max_trials > n_startup_trials
-            if use_gp and not torch_available():
-                log.info(
-                    "PyTorch is not installed: the bayesian strategy uses TPE only "
-                    "(pip install 'kubetune[gp]' for Gaussian-process suggestions)"
-                )
-                use_gp = False
+            use_gp = gp_fits_space(distributions) and gp_max_trials > n_startup_trials
         self._use_gp = use_gp
         self._random = RandomSampler(seed=seed)
         # Startup is ours (the random sampler above), so TPE models from its first trial on.
@@ -166,12 +145,12 @@ class AutoSampler(BaseSampler):
 
     def _gp_sampler(self) -> BaseSampler:
         if self._gp is None:
-            self._gp = optuna.samplers.GPSampler(
+            from kubetune.search.gp_sampler import GaussianProcessSampler  # SciPy: on first use
+
+            self._gp = GaussianProcessSampler(
                 seed=self._seed,
-                n_startup_trials=0,
                 deterministic_objective=self._deterministic,
                 independent_sampler=RandomSampler(seed=self._seed),
-                warn_independent_sampling=False,
             )
         return self._gp
 
@@ -196,8 +175,7 @@ class AutoSampler(BaseSampler):
             completed,
             n_startup_trials=self._n_startup_trials,
             gp_max_trials=self._gp_max_trials,
-            space_fits_gp=True,
-            gp_available=self._use_gp,
+            use_gp=self._use_gp,
         )
         self._models[trial._trial_id] = model
         self.last_model = model

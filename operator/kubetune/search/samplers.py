@@ -6,6 +6,7 @@ arguments here; nothing from the manifest is passed through blindly.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,9 +82,15 @@ def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.sam
     )
 
 
-def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
-    from kubetune.search.auto import torch_available
+def torch_available() -> bool:
+    """Whether PyTorch is installed, without importing it (that takes seconds)."""
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
 
+
+def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
     # Checked without importing torch (seconds); GPSampler imports it at its first suggestion.
     if not torch_available():
         raise SamplerUnavailable("strategy.algorithm gp needs PyTorch: pip install 'kubetune[gp]'")

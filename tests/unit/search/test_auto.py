@@ -1,9 +1,8 @@
-"""The default strategy's sampler: the switching rule, the fallback without PyTorch, parallel
-suggestions, and PyTorch imported only when a Gaussian process is needed."""
+"""The default strategy's sampler: the switching rule, parallel suggestions, and a Gaussian
+process that needs no PyTorch."""
 
 from __future__ import annotations
 
-import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -41,31 +40,21 @@ def study_with(sampler: optuna.samplers.BaseSampler, completed: int) -> optuna.S
 
 
 @pytest.mark.parametrize(
-    ("asked", "completed", "fits", "available", "model"),
+    ("asked", "completed", "fits", "model"),
     [
-        (0, 0, True, True, Model.RANDOM),
-        (9, 9, True, True, Model.RANDOM),
-        (10, 10, True, True, Model.GP),
-        (10, 7, True, True, Model.GP),  # parallel trials: the random design is 10 trials
-        (12, 0, True, True, Model.RANDOM),  # nothing to model yet
-        (12, 1, True, True, Model.TPE),  # too little for a GP
-        (120, 99, True, True, Model.GP),
-        (120, 100, True, True, Model.TPE),  # many trials: GP suggestions get slow
-        (10, 10, False, True, Model.TPE),  # large or categorical-heavy space
-        (10, 10, True, False, Model.TPE),  # no PyTorch
+        (0, 0, True, Model.RANDOM),
+        (9, 9, True, Model.RANDOM),
+        (10, 10, True, Model.GP),
+        (10, 7, True, Model.GP),  # parallel trials: the random design is 10 trials
+        (12, 0, True, Model.RANDOM),  # nothing to model yet
+        (12, 1, True, Model.TPE),  # too little for a GP
+        (120, 99, True, Model.GP),
+        (120, 100, True, Model.TPE),  # many trials: GP suggestions get slow
+        (10, 10, False, Model.TPE),  # large or categorical-heavy space
     ],
 )
-def test_the_switching_rule(
-    asked: int, completed: int, fits: bool, available: bool, model: Model
-) -> None:
-    chosen = choose_model(
-        asked,
-        completed,
-        n_startup_trials=10,
-        gp_max_trials=100,
-        space_fits_gp=fits,
-        gp_available=available,
-    )
+def test_the_switching_rule(asked: int, completed: int, fits: bool, model: Model) -> None:
+    chosen = choose_model(asked, completed, n_startup_trials=10, gp_max_trials=100, use_gp=fits)
     assert chosen is model
 
 
@@ -90,17 +79,26 @@ def test_startup_then_gp_then_tpe() -> None:
     assert models == [Model.RANDOM] * 4 + [Model.GP] * 2 + [Model.TPE] * 2
 
 
-def test_without_pytorch_it_is_tpe_and_says_so(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_without_pytorch_it_still_models_with_a_gaussian_process(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(sys.modules, "torch", None)  # find_spec("torch") is None now
-    with caplog.at_level(logging.INFO, logger="kubetune.search.auto"):
-        sampler = AutoSampler(SPACE, seed=1, n_startup_trials=2)
-    assert not sampler.uses_gp
-    assert "PyTorch is not installed" in caplog.text
-    assert "kubetune[gp]" in caplog.text
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    sampler = AutoSampler(SPACE, seed=1, n_startup_trials=2)
+    assert sampler.uses_gp
     study = study_with(sampler, 4)
     study.ask(SPACE)
+    assert sampler.last_model is Model.GP
+
+
+def test_a_space_unfit_for_a_gaussian_process_is_tpe_after_startup() -> None:
+    categorical = {f"c{i}": CategoricalDistribution(["a", "b", "c"]) for i in range(3)}
+    sampler = AutoSampler(categorical, seed=1, n_startup_trials=2)
+    assert not sampler.uses_gp
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(4):
+        trial = study.ask(categorical)
+        study.tell(trial, float(sum(v == "a" for v in trial.params.values())))
+    study.ask(categorical)
     assert sampler.last_model is Model.TPE
 
 
@@ -134,16 +132,16 @@ def test_gross_outliers_are_capped_for_the_gaussian_process() -> None:
     assert clip_worst([1.0, 2.0, 3.0], optuna.study.StudyDirection.MINIMIZE) == [1.0, 2.0, 3.0]
 
 
-def test_building_the_sampler_does_not_import_pytorch() -> None:
-    """The operator starts without PyTorch; it is imported at the first GP suggestion."""
+def test_gaussian_process_suggestions_do_not_import_pytorch() -> None:
+    """``bayesian`` never needs PyTorch: the operator's memory stays small."""
     code = (
-        "import sys, optuna; from kubetune.api import parse_tuningjob;"
-        "from kubetune.search.study import TuningStudy;"
-        "from tests.unit.manifests import manifest;"
-        "job = parse_tuningjob(manifest(name='t', algorithm='bayesian'));"
-        "study = TuningStudy(job, optuna.storages.InMemoryStorage());"
-        "study.ask(3);"
-        "print('torch' in sys.modules)"
+        "import sys, optuna; from kubetune.search.auto import AutoSampler;"
+        "from optuna.distributions import FloatDistribution as F;"
+        "space = {'x': F(0, 1), 'y': F(0, 1)};"
+        "sampler = AutoSampler(space, seed=0);"
+        "study = optuna.create_study(sampler=sampler);"
+        "[study.tell((t := study.ask(space)), t.params['x']) for _ in range(12)];"
+        "print(sampler.last_model, 'torch' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -153,4 +151,4 @@ def test_building_the_sampler_does_not_import_pytorch() -> None:
         timeout=60,
         check=True,
     )
-    assert result.stdout.strip() == "False"
+    assert result.stdout.split() == ["gp", "False"]

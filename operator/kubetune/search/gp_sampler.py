@@ -1,0 +1,238 @@
+"""``GaussianProcessSampler``: Bayesian optimization with :mod:`kubetune.search.gaussian_process`.
+
+Each suggestion fits the process to the completed trials (parameters scaled to ``[0, 1]``,
+log-scale ones on their logarithm; values standardized), conditions it on the running trials
+at its own predictions (the "kriging believer": a running trial's neighbourhood is no longer
+uncertain, so parallel suggestions spread out), and returns the point of highest log expected
+improvement: the best of 2,048 scrambled Sobol points and the best trials so far, each of the
+ten best polished by L-BFGS-B, categorical parameters then tried one value at a time.
+Integers and stepped floats are optimized as continuous values and rounded at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from numpy.typing import NDArray
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.search_space import IntersectionSearchSpace
+from optuna.trial import FrozenTrial, TrialState
+from scipy import optimize
+from scipy.stats import qmc
+
+from kubetune.search.gaussian_process import (
+    Array,
+    GaussianProcess,
+    Hyperparameters,
+    log_expected_improvement,
+)
+
+RAW_SAMPLES = 2048
+LOCAL_SEARCHES = 10
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    """Parameters ↔ points of ``[0, 1]^d`` (a categorical parameter: its choice's index)."""
+
+    names: tuple[str, ...]
+    distributions: tuple[BaseDistribution, ...]
+
+    @property
+    def categorical(self) -> NDArray[np.bool_]:
+        return np.array([isinstance(d, CategoricalDistribution) for d in self.distributions])
+
+    def encode(self, params: dict[str, Any]) -> Array:
+        return np.array(
+            [
+                _encode(d, params[name])
+                for name, d in zip(self.names, self.distributions, strict=True)
+            ]
+        )
+
+    def decode(self, point: Array) -> dict[str, Any]:
+        return {
+            name: _decode(d, float(u))
+            for name, d, u in zip(self.names, self.distributions, point, strict=True)
+        }
+
+
+def _bounds(distribution: FloatDistribution | IntDistribution) -> tuple[float, float]:
+    low, high = float(distribution.low), float(distribution.high)
+    return (math.log(low), math.log(high)) if distribution.log else (low, high)
+
+
+def _encode(distribution: BaseDistribution, value: Any) -> float:
+    if isinstance(distribution, CategoricalDistribution):
+        return float(distribution.to_internal_repr(value))
+    assert isinstance(distribution, FloatDistribution | IntDistribution)
+    low, high = _bounds(distribution)
+    x = math.log(value) if distribution.log else float(value)
+    return 0.0 if high == low else (x - low) / (high - low)
+
+
+def _decode(distribution: BaseDistribution, u: float) -> Any:
+    if isinstance(distribution, CategoricalDistribution):
+        return distribution.to_external_repr(round(u))
+    assert isinstance(distribution, FloatDistribution | IntDistribution)
+    low, high = _bounds(distribution)
+    x = low + min(max(u, 0.0), 1.0) * (high - low)
+    value = math.exp(x) if distribution.log else x
+    if isinstance(distribution, IntDistribution) or distribution.step is not None:
+        step = distribution.step or 1
+        value = distribution.low + round((value - distribution.low) / step) * step
+    value = min(max(value, distribution.low), distribution.high)
+    return int(value) if isinstance(distribution, IntDistribution) else float(value)
+
+
+class GaussianProcessSampler(BaseSampler):
+    """Optuna sampler: a Gaussian process and log expected improvement, in NumPy."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        deterministic_objective: bool = False,
+        independent_sampler: BaseSampler | None = None,
+    ) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._deterministic = deterministic_objective
+        self._independent = independent_sampler or RandomSampler(seed=seed)
+        self._search_space = IntersectionSearchSpace()
+        self._last_fit: Hyperparameters | None = None
+
+    def reseed_rng(self) -> None:
+        self._rng = np.random.default_rng()
+        self._independent.reseed_rng()
+
+    def infer_relative_search_space(
+        self, study: optuna.Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {
+            name: distribution
+            for name, distribution in self._search_space.calculate(study).items()
+            if not distribution.single()
+        }
+
+    def sample_relative(
+        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if not search_space:
+            return {}
+        encoding = _Encoding(tuple(search_space), tuple(search_space.values()))
+        trials = study._get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=True
+        )
+        complete = [
+            t
+            for t in trials
+            if t.state == TrialState.COMPLETE and t.value is not None and _has(t, encoding)
+        ]
+        if len(complete) < 2:
+            return {}
+        running = [
+            t
+            for t in trials
+            if t.state == TrialState.RUNNING and t.number != trial.number and _has(t, encoding)
+        ]
+        x = np.array([encoding.encode(t.params) for t in complete])
+        values = np.array([float(t.value) for t in complete])  # type: ignore[arg-type]
+        if study.direction == optuna.study.StudyDirection.MINIMIZE:
+            values = -values  # the process maximizes
+        spread = float(values.std()) or 1.0
+        y = (values - values.mean()) / spread
+        categorical = encoding.categorical
+        gp = GaussianProcess.fit(
+            x, y, categorical, start=self._last_fit, deterministic=self._deterministic
+        )
+        self._last_fit = gp.hyper
+        best = float(y.max())
+        if running:
+            pending = np.array([encoding.encode(t.params) for t in running])
+            gp = gp.with_observations(pending, gp.predict(pending)[0])
+        point = self._maximize(gp, encoding, best, starts=x[np.argsort(-y)[:LOCAL_SEARCHES]])
+        return encoding.decode(point)
+
+    def sample_independent(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        return self._independent.sample_independent(study, trial, param_name, param_distribution)
+
+    # ---- acquisition -------------------------------------------------------------------------
+    def _maximize(
+        self, gp: GaussianProcess, encoding: _Encoding, best: float, starts: Array
+    ) -> Array:
+        categorical = encoding.categorical
+        sizes = np.array(
+            [
+                len(d.choices) if isinstance(d, CategoricalDistribution) else 0
+                for d in encoding.distributions
+            ]
+        )
+
+        def score(points: Array) -> Array:
+            mean, variance = gp.predict(points)
+            return log_expected_improvement(mean, variance, best)
+
+        dimensions = len(sizes)
+        sobol = qmc.Sobol(dimensions, scramble=True, seed=self._rng).random(RAW_SAMPLES)
+        sobol[:, categorical] = np.floor(sobol[:, categorical] * sizes[categorical])
+        candidates = np.vstack([sobol, starts])
+        scores = score(candidates)
+        order = np.argsort(-scores)[:LOCAL_SEARCHES]
+        polished = [self._polish(candidates[i], scores[i], score, categorical) for i in order]
+        point, value = max(polished, key=lambda pair: pair[1])
+        return self._sweep_categories(point, value, score, sizes)
+
+    @staticmethod
+    def _polish(
+        start: Array, value: float, score: Any, categorical: NDArray[np.bool_]
+    ) -> tuple[Array, float]:
+        """L-BFGS-B on the continuous coordinates from ``start``; the start if it does no
+        better."""
+        free = ~categorical
+        if not free.any():
+            return start, value
+
+        def negative(u: Array) -> float:
+            point = start.copy()
+            point[free] = u
+            return -float(score(point[None, :])[0])
+
+        result = optimize.minimize(
+            negative, start[free], method="L-BFGS-B", bounds=[(0.0, 1.0)] * int(free.sum())
+        )
+        if not np.isfinite(result.fun) or -result.fun <= value:
+            return start, value
+        point = start.copy()
+        point[free] = result.x
+        return point, -float(result.fun)
+
+    @staticmethod
+    def _sweep_categories(point: Array, value: float, score: Any, sizes: NDArray[np.int_]) -> Array:
+        """Each categorical coordinate in turn set to its best choice, the others held."""
+        for index in np.flatnonzero(sizes):
+            options = np.repeat(point[None, :], sizes[index], axis=0)
+            options[:, index] = np.arange(sizes[index])
+            scores = score(options)
+            if scores.max() > value:
+                point, value = options[int(scores.argmax())], float(scores.max())
+        return point
+
+
+def _has(trial: FrozenTrial, encoding: _Encoding) -> bool:
+    return all(name in trial.params for name in encoding.names)

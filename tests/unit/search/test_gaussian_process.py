@@ -1,0 +1,93 @@
+"""The Gaussian process: the exact gradient of its fit, what it predicts, log EI in the tail."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from kubetune.search import gaussian_process as gpm
+from scipy import optimize, stats
+
+CATEGORICAL = np.array([False, False, True])
+
+
+def data(n: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3))
+    x[:, 2] = rng.integers(0, 3, n)
+    y = np.sin(6 * x[:, 0]) + x[:, 1] ** 2 + 0.5 * (x[:, 2] == 1)
+    return x, (y - y.mean()) / y.std()
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_the_fit_gradient_is_the_derivative_of_the_posterior(deterministic: bool) -> None:
+    x, y = data()
+    sqd = gpm.squared_distances(x, x, CATEGORICAL)
+    raw = np.log(np.array([2.0, 0.5, 1.3, 0.8, 0.05]))
+    fixed = gpm.MIN_NOISE if deterministic else None
+
+    def value(r: np.ndarray) -> float:
+        return gpm._negative_log_posterior(r, sqd, y, fixed)[0]
+
+    numeric = optimize.approx_fprime(raw, value, 1e-6)
+    exact = gpm._negative_log_posterior(raw, sqd, y, fixed)[1]
+    np.testing.assert_allclose(exact, numeric, rtol=1e-4, atol=1e-4)
+    if deterministic:
+        assert exact[-1] == 0.0
+
+
+def test_categories_are_equal_or_not() -> None:
+    a = np.array([[0.1, 0.2, 0.0], [0.1, 0.2, 2.0]])
+    sqd = gpm.squared_distances(a, a, CATEGORICAL)
+    assert sqd[0, 1].tolist() == [0.0, 0.0, 1.0]  # categories 0 and 2 are 1 apart, not 4
+
+
+def test_a_fit_interpolates_and_is_uncertain_away_from_the_data() -> None:
+    x, y = data(25)
+    gp = gpm.GaussianProcess.fit(x, y, CATEGORICAL)
+    mean, variance = gp.predict(x)
+    assert np.max(np.abs(mean - y)) < 0.2
+    far = np.array([[0.5, 5.0, 1.0]])  # outside the unit box in one coordinate
+    assert gp.predict(far)[1][0] > 10 * variance.max()
+    # The fit is better than the starting point and lengthscales stay inside their bounds.
+    sqd = gpm.squared_distances(x, x, CATEGORICAL)
+    fitted = gpm._negative_log_posterior(gp.hyper.to_raw(), sqd, y, None)[0]
+    initial = gpm._negative_log_posterior(gpm.Hyperparameters.initial(3).to_raw(), sqd, y, None)
+    assert fitted < initial[0]
+
+
+def test_a_deterministic_fit_keeps_the_minimum_noise() -> None:
+    x, y = data()
+    gp = gpm.GaussianProcess.fit(x, y, CATEGORICAL, deterministic=True)
+    assert gp.hyper.noise_variance == pytest.approx(gpm.MIN_NOISE)
+
+
+def test_conditioning_on_pending_points_removes_their_uncertainty() -> None:
+    x, y = data()
+    gp = gpm.GaussianProcess.fit(x, y, CATEGORICAL)
+    pending = np.array([[0.9, 0.9, 0.0]])
+    before = gp.predict(pending)
+    after = gp.with_observations(pending, before[0]).predict(pending)
+    assert after[0][0] == pytest.approx(before[0][0], abs=1e-3)  # the same mean: it believes it
+    assert after[1][0] < 0.1 * before[1][0]  # down to about the fitted noise
+
+
+@pytest.mark.parametrize("z", [3.0, 0.0, -0.99, -1.01, -5.0, -30.0])
+def test_log_expected_improvement_matches_the_closed_form(z: float) -> None:
+    sigma = 0.7
+    expected = math.log(sigma * (stats.norm.pdf(z) + z * stats.norm.cdf(z)))
+    got = gpm.log_expected_improvement(np.array([z * sigma]), np.array([sigma**2]), 0.0)[0]
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_log_expected_improvement_still_ranks_where_the_improvement_underflows() -> None:
+    z = np.array([-40.0, -400.0, -4000.0])
+    assert (stats.norm.pdf(z) + z * stats.norm.cdf(z) == 0).all()  # what naive EI sees
+    values = gpm.log_expected_improvement(z, np.ones(3), 0.0)
+    assert np.isfinite(values).all()
+    assert values[0] > values[1] > values[2]
+    # -0.5 z² - log(√(2π)) - 2 log|z| is the asymptote
+    assert values[2] == pytest.approx(
+        -0.5 * 4000.0**2 - 0.5 * math.log(2 * math.pi) - 2 * math.log(4000.0)
+    )

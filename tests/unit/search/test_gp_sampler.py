@@ -1,0 +1,119 @@
+"""The NumPy Gaussian-process sampler: encoding, suggestions, parallel trials, directions."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from kubetune.search.gp_sampler import GaussianProcessSampler, _decode, _encode
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+SPACE: dict[str, BaseDistribution] = {
+    "x": FloatDistribution(-5.0, 10.0),
+    "lr": FloatDistribution(1e-5, 1.0, log=True),
+    "depth": IntDistribution(2, 12, step=2),
+    "layers": IntDistribution(1, 64, log=True),
+    "dropout": FloatDistribution(0.0, 0.5, step=0.1),
+    "kind": CategoricalDistribution(["relu", "tanh", "gelu"]),
+}
+
+
+def objective(params: dict[str, Any]) -> float:
+    return (
+        (params["x"] - 2.0) ** 2
+        + (math.log10(params["lr"]) + 3) ** 2
+        + abs(params["depth"] - 6)
+        + (params["kind"] != "tanh")
+    )
+
+
+@pytest.mark.parametrize(
+    ("distribution", "value"),
+    [
+        (SPACE["x"], 2.5),
+        (SPACE["lr"], 1e-3),
+        (SPACE["depth"], 8),
+        (SPACE["layers"], 16),
+        (SPACE["dropout"], 0.3),
+        (SPACE["kind"], "gelu"),
+    ],
+)
+def test_encoding_round_trips(distribution: BaseDistribution, value: Any) -> None:
+    u = _encode(distribution, value)
+    assert 0.0 <= u <= 2.0  # a category's index, else a point of [0, 1]
+    assert _decode(distribution, u) == pytest.approx(value)
+
+
+def test_decoding_rounds_to_the_grid_and_stays_in_bounds() -> None:
+    assert _decode(SPACE["depth"], 0.46) == 6  # 2 + 0.46 * 10 = 6.6 → the nearest step, 6
+    assert _decode(SPACE["dropout"], 0.55) == pytest.approx(0.3)  # 0.275 → 0.3
+    assert _decode(SPACE["x"], 1.3) == 10.0
+    assert isinstance(_decode(SPACE["layers"], 0.5), int)
+
+
+def run(sampler: optuna.samplers.BaseSampler, trials: int, seed_trials: int = 8) -> list[float]:
+    study = optuna.create_study(sampler=sampler)
+    startup = optuna.samplers.RandomSampler(seed=0)
+    values = []
+    for number in range(trials):
+        study.sampler = startup if number < seed_trials else sampler
+        trial = study.ask(SPACE)
+        value = objective(trial.params)
+        study.tell(trial, value)
+        values.append(value)
+    return values
+
+
+def test_it_finds_a_good_region_far_sooner_than_random() -> None:
+    modelled = min(run(GaussianProcessSampler(seed=1), 30))
+    randomly = min(run(optuna.samplers.RandomSampler(seed=1), 30))
+    assert modelled < 0.5 * randomly
+    assert modelled < 1.5
+
+
+def test_maximizing_looks_for_large_values() -> None:
+    sampler = GaussianProcessSampler(seed=2)
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for x in (0.1, 0.5, 0.9):
+        study.enqueue_trial({"x": x})
+    for _ in range(8):
+        trial = study.ask(space)
+        study.tell(trial, -((trial.params["x"] - 0.7) ** 2))
+    assert abs(study.best_params["x"] - 0.7) < 0.05
+
+
+def test_running_trials_spread_parallel_suggestions() -> None:
+    sampler = GaussianProcessSampler(seed=3)
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(6):
+        trial = study.ask(SPACE)
+        study.tell(trial, objective(trial.params))
+    asked = [study.ask(SPACE) for _ in range(4)]
+    points = {(round(t.params["x"], 3), round(t.params["lr"], 6)) for t in asked}
+    assert len(points) == 4
+
+
+def test_the_same_seed_suggests_the_same() -> None:
+    assert run(GaussianProcessSampler(seed=4), 14) == run(GaussianProcessSampler(seed=4), 14)
+
+
+def test_with_fewer_than_two_results_it_samples_independently() -> None:
+    sampler = GaussianProcessSampler(seed=5)
+    study = optuna.create_study(sampler=sampler)
+    trial = study.ask(SPACE)  # nothing to model: the independent (random) sampler
+    assert set(trial.params) == set(SPACE)
+
+
+def test_it_needs_no_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    assert min(run(GaussianProcessSampler(seed=6), 12)) < np.inf
