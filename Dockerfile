@@ -54,8 +54,8 @@ RUN groupadd --system --gid 10001 kubetune \
        --shell /usr/sbin/nologin kubetune
 COPY --from=build /opt/kubetune /opt/kubetune
 # The operator waits on the API far more than it computes, and GP suggestions run one at a time:
-# one BLAS/PyTorch thread and two malloc arenas keep its memory down (50 TuningJobs in their GP
-# phase: 661 MiB peak without them, 501 MiB with them; bench/results.md).
+# one BLAS thread and two malloc arenas keep its memory down (50 TuningJobs in Optuna's
+# GPSampler, strategy gp: 661 MiB peak without them, 501 MiB with them; bench/results.md).
 ENV PATH=/opt/kubetune/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

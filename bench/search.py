@@ -504,9 +504,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", default=None, help="write every run and the summary here")
     parser.add_argument(
         "--from-json",
+        nargs="+",
         default=None,
         metavar="FILE",
-        help="run nothing: print the tables and goal checks of the runs a --json FILE kept",
+        help="run nothing: print the tables and goal checks of the runs --json FILEs kept "
+        "(a later file's run of the same benchmark, strategy, seed and parallelism wins)",
     )
     args = parser.parse_args(argv)
     if args.from_json:
@@ -578,14 +580,24 @@ def print_report(summaries: Sequence[Summary], budgets: Mapping[str, int]) -> No
         print(f"- {line}")
 
 
-def report_saved(path: str) -> int:
-    """The report of runs kept by ``--json``, summarized again (e.g. with newer goal checks)."""
-    with open(path) as saved:
-        data = json.load(saved)
-    results = [RunResult(**run) for run in data["runs"]]
-    # Files written before budgets were kept: the runs used each benchmark's own budget.
-    budgets = data.get("budgets") or {r.benchmark: BENCHMARKS[r.benchmark].budget for r in results}
-    print(f"{describe(data['machine'])}; {len(results)} runs from {path}")
+def report_saved(paths: Sequence[str]) -> int:
+    """The report of runs kept by ``--json``, summarized again (e.g. with newer goal checks, or
+    one strategy re-run after a change and reported with the others' earlier runs)."""
+    runs: dict[tuple[str, str, int, int], RunResult] = {}
+    budgets: dict[str, int] = {}
+    machines = []
+    for path in paths:
+        with open(path) as saved:
+            data = json.load(saved)
+        for run in data["runs"]:
+            result = RunResult(**run)
+            runs[(result.benchmark, result.strategy, result.seed, result.parallel)] = result
+            # Files written before budgets were kept: the runs used each benchmark's own budget.
+            budgets.setdefault(result.benchmark, BENCHMARKS[result.benchmark].budget)
+        budgets.update(data.get("budgets") or {})
+        machines.append(describe(data["machine"]))
+    results = list(runs.values())
+    print(f"{'; '.join(dict.fromkeys(machines))}; {len(results)} runs from {', '.join(paths)}")
     print_report(summarize(results, budgets), budgets)
     return 0
 

@@ -3,12 +3,15 @@ run in CI: see bench/README.md)."""
 
 from __future__ import annotations
 
+import json
 import statistics
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from bench import search
+from bench.common import machine
 
 
 def test_hartmann6_and_branin_know_their_optima() -> None:
@@ -96,3 +99,26 @@ def test_ratio_interval_pairs_seeds_and_brackets_the_ratio() -> None:
     assert low < point < high
     assert search.ratio_interval(noisy, serial) == (low, high)  # seeded: the same every time
     assert search.ratio_interval({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}) is None  # too few seeds
+
+
+def test_saved_runs_merge_with_later_files_winning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def saved(name: str, strategy: str, trials: dict[int, int | None]) -> str:
+        runs = [
+            search.RunResult("branin", strategy, seed, 1, 200, hit, 0.4, 1.0, 1.0)
+            for seed, hit in trials.items()
+        ]
+        path = tmp_path / name
+        path.write_text(json.dumps({"machine": machine(), "runs": [asdict(r) for r in runs]}))
+        return str(path)
+
+    first = saved("a.json", "gp", {0: 30, 1: 40, 2: None})
+    earlier = saved("b.json", "bayesian", {0: 90, 1: 90, 2: 90})
+    rerun = saved("c.json", "bayesian", {0: 30, 1: 41, 2: 35})
+    assert search.main(["--from-json", first, earlier, rerun]) == 0
+    out = capsys.readouterr().out
+    assert "6 runs from" in out  # the rerun replaced the earlier bayesian runs
+    assert "| bayesian | 3/3 | 35 |" in out
+    assert "| gp | 2/3 | 40 |" in out
+    assert "bayesian 35 trials (3/3) vs best single sampler gp 40 (2/3): ratio 0.88" in out

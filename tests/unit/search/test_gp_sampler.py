@@ -117,3 +117,20 @@ def test_with_fewer_than_two_results_it_samples_independently() -> None:
 def test_it_needs_no_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     assert min(run(GaussianProcessSampler(seed=6), 12)) < np.inf
+
+
+def test_the_linear_algebra_runs_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubetune.search import gp_sampler
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    fit = gp_sampler.GaussianProcess.fit
+
+    def recording_fit(*args: Any, **kwargs: Any) -> Any:
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(gp_sampler.GaussianProcess, "fit", recording_fit)
+    run(GaussianProcessSampler(seed=7), 10)
+    assert seen
+    assert set(seen) == {1}
