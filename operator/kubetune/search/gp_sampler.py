@@ -16,6 +16,7 @@ the operator makes suggestions for many TuningJobs on few cores.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,7 +164,7 @@ class GaussianProcessSampler(BaseSampler):
         running: list[FrozenTrial],
     ) -> dict[str, Any]:
         x = np.array([encoding.encode(t.params) for t in complete])
-        values = np.array([float(t.value) for t in complete])  # type: ignore[arg-type]
+        values = _finite(np.array([float(t.value) for t in complete]))  # type: ignore[arg-type]
         if study.direction == optuna.study.StudyDirection.MINIMIZE:
             values = -values  # the process maximizes
         spread = float(values.std()) or 1.0
@@ -217,7 +218,7 @@ class GaussianProcessSampler(BaseSampler):
 
     @staticmethod
     def _polish(
-        start: Array, value: float, score: Any, categorical: NDArray[np.bool_]
+        start: Array, value: float, score: Callable[[Array], Array], categorical: NDArray[np.bool_]
     ) -> tuple[Array, float]:
         """L-BFGS-B on the continuous coordinates from ``start``; the start if it does no
         better."""
@@ -240,7 +241,9 @@ class GaussianProcessSampler(BaseSampler):
         return point, -float(result.fun)
 
     @staticmethod
-    def _sweep_categories(point: Array, value: float, score: Any, sizes: NDArray[np.int_]) -> Array:
+    def _sweep_categories(
+        point: Array, value: float, score: Callable[[Array], Array], sizes: NDArray[np.int_]
+    ) -> Array:
         """Each categorical coordinate in turn set to its best choice, the others held."""
         for index in np.flatnonzero(sizes):
             options = np.repeat(point[None, :], sizes[index], axis=0)
@@ -249,6 +252,18 @@ class GaussianProcessSampler(BaseSampler):
             if scores.max() > value:
                 point, value = options[int(scores.argmax())], float(scores.max())
         return point
+
+
+def _finite(values: Array) -> Array:
+    """Infinite results (a diverged loss reported as ``inf``) at the worst and best finite ones:
+    still the worst or best, without breaking the fit. All infinite: all equal."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return values
+    if not finite.any():
+        return np.zeros_like(values)
+    clipped: Array = np.clip(values, values[finite].min(), values[finite].max())
+    return clipped
 
 
 def _has(trial: FrozenTrial, encoding: _Encoding) -> bool:

@@ -134,3 +134,16 @@ def test_the_linear_algebra_runs_on_one_blas_thread(monkeypatch: pytest.MonkeyPa
     run(GaussianProcessSampler(seed=7), 10)
     assert seen
     assert set(seen) == {1}
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf - inf, no NaN on the way
+def test_infinite_results_count_as_the_worst_without_breaking_the_fit() -> None:
+    sampler = GaussianProcessSampler(seed=8)
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    study = optuna.create_study(sampler=sampler)
+    for x, value in ((0.1, math.inf), (0.3, 1.0), (0.5, 0.5), (0.9, math.inf)):
+        study.enqueue_trial({"x": x})
+        trial = study.ask(space)
+        study.tell(trial, value)
+    suggested = study.ask(space).params["x"]
+    assert 0.2 < suggested < 0.8  # away from where the loss diverged
