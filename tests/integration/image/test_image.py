@@ -344,6 +344,26 @@ def test_entrypoint_runs_from_the_wheel_in_a_clean_venv(
     ).stdout
     assert "torch" not in freeze
     assert "scikit-learn" not in freeze
+    # The default strategy's Gaussian process runs on the pinned dependencies alone.
+    suggestions = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import optuna; from kubetune.search.auto import AutoSampler;"
+            "from optuna.distributions import FloatDistribution as F;"
+            "space = {'x': F(0, 1), 'y': F(1e-3, 1, log=True)};"
+            "sampler = AutoSampler(space, seed=0);"
+            "study = optuna.create_study(sampler=sampler);"
+            "[study.tell((t := study.ask(space)), t.params['x']) for _ in range(12)];"
+            "print(sampler.last_model)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert suggestions.stdout.strip() == "gp", suggestions.stderr
     # As in the image: pip itself is removed from the final virtualenv.
     subprocess.run([*pip, "uninstall", "--yes", "pip"], check=True, capture_output=True)
 
