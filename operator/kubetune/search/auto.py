@@ -28,14 +28,14 @@ losses of 50 to 80) would otherwise flatten the model over the region that matte
 itself keeps every value as reported.
 
 This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs at most 3% more trials
-and mostly fewer, fewer still with parallel trials (``bench/results.md``), without PyTorch (~860 MB installed, ~270 MiB resident once imported).
-The ``gp`` strategy is still Optuna's ``GPSampler``, for those who want exactly it.
+and mostly fewer, fewer still with parallel trials (``bench/results.md``), and it needs no
+PyTorch (~860 MB installed, ~270 MiB resident once imported). The ``gp`` strategy is still
+Optuna's ``GPSampler``, for those who want exactly it.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 from collections.abc import Container, Sequence
 from enum import StrEnum
@@ -45,8 +45,6 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
-
-log = logging.getLogger(__name__)
 
 GP_MAX_DIMENSIONS = 16
 """Past this many parameters the GP's acquisition search gets slow and TPE does as well."""
