@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -15,14 +11,7 @@ from kubetune.search.storage import open_storage
 from optuna.trial import TrialState
 
 from .conftest import ManifestWriter
-
-KUBETUNE = [sys.executable, "-m", "kubetune.cli"]
-
-
-def kubetune(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*KUBETUNE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
+from .runs import interrupt_run, journal_of, kubetune, load_study
 
 
 def test_run_prints_progress_and_the_best_trial(
@@ -113,52 +102,34 @@ def test_unusable_default_journal_is_named(write_manifest: ManifestWriter, tmp_p
     assert "Traceback" not in result.stderr
 
 
-def completed_trials(storage: str, name: str) -> int:
-    try:
-        study = optuna.load_study(study_name=name, storage=open_storage(storage))
-    except KeyError:
-        return 0
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state is TrialState.COMPLETE)
+def completed_trials(journal: str) -> int:
+    study = load_study(journal)
+    trials = [] if study is None else study.get_trials(deepcopy=False)
+    return sum(1 for t in trials if t.state is TrialState.COMPLETE)
 
 
 def test_ctrl_c_keeps_finished_trials_and_rerun_resumes(
     write_manifest: ManifestWriter, tmp_path: Path
 ) -> None:
     path = write_manifest(mode="slow", max_trials=8, parallel=2)
-    journal = str(tmp_path / "kubetune-runs" / "local-test" / "study.journal")
+    journal = journal_of(tmp_path)
     env = {**os.environ, "TRIAL_SECONDS": "0.4"}
-    process = subprocess.Popen(
-        [*KUBETUNE, "run", str(path)],
+    code, out, _ = interrupt_run(
+        path,
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        until=lambda: completed_trials(journal) >= 3,
+        waiting_for=lambda: "trials never completed",
     )
-    deadline = time.monotonic() + 60
-    while completed_trials(journal, "local-test") < 3:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "trials never completed"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=30)
 
-    assert process.returncode == 130
+    assert code == 130
     assert "Interrupted" in out
     study = optuna.load_study(study_name="local-test", storage=open_storage(journal))
     interrupted = {t.number: t.params for t in study.trials if t.state is TrialState.RUNNING}
     kept = {t.number: t.value for t in study.trials if t.state is TrialState.COMPLETE}
     assert len(kept) >= 3
 
-    result = subprocess.run(
-        [*KUBETUNE, "run", str(path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = kubetune("run", str(path), cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     study = optuna.load_study(study_name="local-test", storage=open_storage(journal))
     trials = study.trials

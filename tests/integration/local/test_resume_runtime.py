@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import optuna
-from kubetune.search.storage import open_storage
 from kubetune.search.study import ATTR_RUN_SECONDS, ATTR_STARTED_AT
 from optuna.trial import TrialState
 
 from .conftest import ManifestWriter
+from .runs import interrupt_run, journal_of, kubetune, load_study
 
-KUBETUNE = [sys.executable, "-m", "kubetune.cli"]
 MAX_RUNTIME = 6.0
 
 
-def load(journal: str) -> optuna.Study | None:
-    try:
-        return optuna.load_study(study_name="local-test", storage=open_storage(journal))
-    except KeyError:
-        return None
-
-
 def states(journal: str) -> list[TrialState]:
-    study = load(journal)
+    study = load_study(journal)
     return [] if study is None else [t.state for t in study.get_trials(deepcopy=False)]
 
 
@@ -38,27 +26,19 @@ def test_resume_after_max_runtime_of_wall_clock_relaunches_the_interrupted_trial
     path = write_manifest(
         mode="slow", max_trials=100, parallel=1, limits={"maxRuntime": f"{MAX_RUNTIME:g}s"}
     )
-    journal = str(tmp_path / "kubetune-runs" / "local-test" / "study.journal")
+    journal = journal_of(tmp_path)
     env = {**os.environ, "TRIAL_SECONDS": "1.0"}
-    process = subprocess.Popen(
-        [*KUBETUNE, "run", str(path)],
+    # A couple of seconds in: one trial done, the next one running.
+    code, out, err = interrupt_run(
+        path,
         cwd=tmp_path,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        until=lambda: states(journal)[:2] == [TrialState.COMPLETE, TrialState.RUNNING],
+        waiting_for=lambda: f"no second trial started: {states(journal)}",
     )
-    # A couple of seconds in: one trial done, the next one running.
-    deadline = time.monotonic() + 60
-    while states(journal)[:2] != [TrialState.COMPLETE, TrialState.RUNNING]:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, f"no second trial started: {states(journal)}"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 130, (out, err)
+    assert code == 130, (out, err)
 
-    study = load(journal)
+    study = load_study(journal)
     assert study is not None
     interrupted = {t.number: t.params for t in study.trials if t.state is TrialState.RUNNING}
     assert list(interrupted) == [1]
@@ -72,18 +52,10 @@ def test_resume_after_max_runtime_of_wall_clock_relaunches_the_interrupted_trial
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
-    result = subprocess.run(
-        [*KUBETUNE, "run", str(path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = kubetune("run", str(path), cwd=tmp_path, env=env)
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert "MaxRuntimeReached" in result.stdout
-    study = load(journal)
+    study = load_study(journal)
     assert study is not None
     trials = study.trials
     # The interrupted trial ran again with its parameters and finished; the run went on after it.
