@@ -1,11 +1,12 @@
 """``GaussianProcessSampler``: Bayesian optimization with :mod:`kubetune.search.gaussian_process`.
 
 Each suggestion fits the process to the completed trials (parameters scaled to ``[0, 1]``,
-log-scale ones on their logarithm; values standardized), conditions it on the running trials
-at its own predictions (the "kriging believer": a running trial's neighbourhood is no longer
-uncertain, so parallel suggestions spread out), and returns the point of highest log expected
-improvement: the best of 2,048 scrambled Sobol points and the best trials so far, each of the
-ten best polished by L-BFGS-B, categorical parameters then tried one value at a time.
+log-scale ones on their logarithm; values standardized and power-transformed, see ``warp``),
+conditions it on the running trials at its own predictions (the "kriging believer": a running
+trial's neighbourhood is no longer uncertain, so parallel suggestions spread out), and returns
+the point of highest log expected improvement: the best of 2,048 scrambled Sobol points and the
+best trials so far, each of the ten best polished by L-BFGS-B, categorical parameters then tried
+one value at a time.
 Integers and stepped floats are optimized as continuous values and rounded at the end.
 
 The linear algebra runs on one BLAS thread: the matrices are at most a few hundred rows, where
@@ -32,7 +33,7 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
-from scipy import optimize
+from scipy import optimize, stats
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
@@ -167,8 +168,7 @@ class GaussianProcessSampler(BaseSampler):
         values = _finite(np.array([float(t.value) for t in complete]))  # type: ignore[arg-type]
         if study.direction == optuna.study.StudyDirection.MINIMIZE:
             values = -values  # the process maximizes
-        spread = float(values.std()) or 1.0
-        y = (values - values.mean()) / spread
+        y = warp(values)
         categorical = encoding.categorical
         gp = GaussianProcess.fit(
             x, y, categorical, start=self._last_fit, deterministic=self._deterministic
@@ -252,6 +252,35 @@ class GaussianProcessSampler(BaseSampler):
             if scores.max() > value:
                 point, value = options[int(scores.argmax())], float(scores.max())
         return point
+
+
+def warp(values: Array) -> Array:
+    """Values as the process models them: standardized, Yeo-Johnson power-transformed (the
+    exponent fitted by maximum likelihood) and standardized again.
+
+    Tuning results are rarely Gaussian: a loss has a long tail of bad configurations and a few
+    good ones crowded near its floor. The transform makes the distribution closer to normal, so
+    one lengthscale fits both the flat bad region and the good one (as in HEBO, which found
+    this transform the largest single gain). Measured on 30 seeds: SVR on the diabetes data
+    from 49.5 to 24.5 median trials to target, Branin 30 to 26, Hartmann6 at four parallel
+    trials 50 to 43 (``bench/results.md``). The order of the values is unchanged, so the best
+    trial stays the best.
+    """
+    magnitude = float(np.abs(values).max()) if len(values) else 0.0
+    scaled = values / magnitude if magnitude > 0 else values  # a value of 1e300 cannot square
+    spread = float(scaled.std())
+    if spread == 0.0:
+        return np.zeros_like(values)
+    standardized: Array = (scaled - scaled.mean()) / spread
+    if len(values) < 3:
+        return standardized
+    with np.errstate(all="ignore"):
+        transformed = stats.yeojohnson(standardized)[0]
+    spread = float(transformed.std())
+    if spread == 0.0 or not np.isfinite(transformed).all():
+        return standardized  # an extreme exponent overflowed: keep the values as they are
+    warped: Array = (transformed - transformed.mean()) / spread
+    return warped
 
 
 def _finite(values: Array) -> Array:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from kubetune.search.gp_sampler import GaussianProcessSampler, _decode, _encode
+from kubetune.search.gp_sampler import GaussianProcessSampler, _decode, _encode, warp
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -147,3 +147,35 @@ def test_infinite_results_count_as_the_worst_without_breaking_the_fit() -> None:
         study.tell(trial, value)
     suggested = study.ask(space).params["x"]
     assert 0.2 < suggested < 0.8  # away from where the loss diverged
+
+
+def test_warping_keeps_the_order_and_standardizes() -> None:
+    # A loss as tuning makes them: most configurations bad, a long tail, a few good ones.
+    rng = np.random.default_rng(3)
+    values = -np.exp(rng.normal(4.0, 1.5, size=40))  # negated: the process maximizes
+    warped = warp(values)
+    assert np.array_equal(np.argsort(warped), np.argsort(values))
+    assert abs(warped.mean()) < 1e-9
+    assert abs(warped.std() - 1.0) < 1e-9
+    # The tail is pulled in: the worst value is no longer many deviations from the rest.
+    plain = (values - values.mean()) / values.std()
+    assert warped.min() > plain.min()
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([2.0, 2.0, 2.0], [0.0, 0.0, 0.0]),  # nothing to learn, no division by zero
+        ([1.0, 3.0], [-1.0, 1.0]),  # too few to fit an exponent: standardized only
+    ],
+)
+def test_warping_degenerate_values(values: list[float], expected: list[float]) -> None:
+    assert warp(np.array(values)).tolist() == pytest.approx(expected)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_warping_survives_an_extreme_outlier() -> None:
+    values = np.array([1e300, 1.0, 2.0, 3.0, 2.5])
+    warped = warp(values)
+    assert np.isfinite(warped).all()
+    assert int(warped.argmax()) == 0
