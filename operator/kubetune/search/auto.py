@@ -27,9 +27,9 @@ ranges past the upper quartile when minimizing): one diverged trial (a loss of 5
 losses of 50 to 80) would otherwise flatten the model over the region that matters. The study
 itself keeps every value as reported.
 
-This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs at most 3% more trials
-and mostly fewer, fewer still with parallel trials (``bench/results.md``), and it needs no
-PyTorch (~860 MB installed, ~270 MiB resident once imported). The ``gp`` strategy is still
+This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs 7-34% fewer trials
+(``bench/results.md``; on the SVR model the GPSampler misses the target in most seeds), mostly
+thanks to its power-transformed results, and it needs no PyTorch (~860 MB installed, ~270 MiB resident once imported). The ``gp`` strategy is still
 Optuna's ``GPSampler``, for those who want exactly it.
 """
 
