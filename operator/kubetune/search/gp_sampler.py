@@ -176,8 +176,14 @@ class GaussianProcessSampler(BaseSampler):
         self._last_fit = gp.hyper
         best = float(y.max())
         if running:
+            # Running trials count as finished at the model's predictions, for the incumbent
+            # too: a point beside a promising running trial then has to beat what that trial
+            # is expected to give, so parallel suggestions do not crowd around it (30 seeds at
+            # parallelTrials 4: SVR 33.5 -> 28 median trials to target, the others unchanged).
             pending = np.array([encoding.encode(t.params) for t in running])
-            gp = gp.with_observations(pending, gp.predict(pending)[0])
+            believed = gp.predict(pending)[0]
+            gp = gp.with_observations(pending, believed)
+            best = max(best, float(believed.max()))
         point = self._maximize(gp, encoding, best, starts=x[np.argsort(-y)[:LOCAL_SEARCHES]])
         return encoding.decode(point)
 

@@ -103,6 +103,36 @@ def test_running_trials_spread_parallel_suggestions() -> None:
     assert len(points) == 4
 
 
+def test_a_running_trial_expected_to_beat_the_best_raises_the_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sampler = GaussianProcessSampler(seed=5)
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    study = optuna.create_study(sampler=sampler)
+    for x in (0.1, 0.3, 0.7, 0.9):
+        study.enqueue_trial({"x": x})
+        trial = study.ask(space)
+        study.tell(trial, (x - 0.5) ** 2)
+    study.enqueue_trial({"x": 0.5})
+    study.ask(space)  # running, where the model expects better than any finished trial
+    bars: list[float] = []
+    maximize = GaussianProcessSampler._maximize
+
+    def record(
+        self: GaussianProcessSampler, gp: Any, encoding: Any, best: float, starts: Any
+    ) -> Any:
+        bars.append(best)
+        mean, _ = gp.predict(np.array([[0.5]]))
+        assert best == pytest.approx(float(mean[0]))  # the believed value is the incumbent
+        assert best > float(gp.y[:4].max())  # above every finished trial's
+        return maximize(self, gp, encoding, best, starts)
+
+    monkeypatch.setattr(GaussianProcessSampler, "_maximize", record)
+    suggested = study.ask(space).params["x"]
+    assert len(bars) == 1
+    assert abs(suggested - 0.5) > 0.02  # not crowding the running trial
+
+
 def test_the_same_seed_suggests_the_same() -> None:
     assert run(GaussianProcessSampler(seed=4), 14) == run(GaussianProcessSampler(seed=4), 14)
 
