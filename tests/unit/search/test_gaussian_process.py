@@ -57,6 +57,21 @@ def test_a_fit_interpolates_and_is_uncertain_away_from_the_data() -> None:
     assert fitted < initial[0]
 
 
+def test_far_from_the_data_it_expects_the_mean_of_the_independent_evidence() -> None:
+    # Ten trials piled up around one good point and ten spread over the rest: far from all of
+    # them the model expects what the spread trials say, not the plain average of all twenty.
+    rng = np.random.default_rng(1)
+    cluster = 0.5 + 0.01 * rng.standard_normal((10, 2))
+    spread = rng.random((10, 2))
+    x = np.vstack([cluster, spread])
+    y = np.concatenate([np.full(10, 2.0), rng.normal(-1.0, 0.1, 10)])
+    hyper = gpm.Hyperparameters(np.full(2, 100.0), 1.0, 1e-4)  # lengthscale 0.1
+    gp = gpm.GaussianProcess(x, y, np.zeros(2, dtype=bool), hyper)
+    far = gp.predict(np.array([[5.0, 5.0]]))[0][0]
+    assert far < -0.5  # the plain average is +0.5
+    assert gp.mean == pytest.approx(far)
+
+
 def test_a_deterministic_fit_keeps_the_minimum_noise() -> None:
     x, y = data()
     gp = gpm.GaussianProcess.fit(x, y, CATEGORICAL, deterministic=True)
