@@ -27,11 +27,11 @@ ranges past the upper quartile when minimizing): one diverged trial (a loss of 5
 losses of 50 to 80) would otherwise flatten the model over the region that matters. The study
 itself keeps every value as reported.
 
-This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs 4-35% fewer trials
+This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs 21-43% fewer trials
 (``bench/results.md``; on the SVR model the GPSampler misses the target in most seeds), mostly
-thanks to its power-transformed results, and it needs no PyTorch (~860 MB installed, ~270 MiB
-resident once imported). The ``gp`` strategy is still Optuna's ``GPSampler``, for those who
-want exactly it.
+thanks to its power-transformed results and least-squares mean, and it needs no PyTorch (~860 MB
+installed, ~270 MiB resident once imported). The ``gp`` strategy is still Optuna's
+``GPSampler``, for those who want exactly it.
 """
 
 from __future__ import annotations
