@@ -477,12 +477,25 @@ def goal_checks(summaries: Sequence[Summary]) -> list[str]:
             )
     h6 = by.get(("hartmann6", "bayesian", 1))
     if h6 is not None:
-        ok = h6.reached == h6.runs and h6.median_trials_all <= 31
+        ok = h6.reached == h6.runs and h6.median_trials_all <= HARTMANN6_GOAL
         lines.append(
             f"hartmann6: bayesian reached the target in {h6.reached}/{h6.runs} seeds, median "
-            f"{h6.median_trials_all:g} trials -> {'met' if ok else 'MISSED'} (goal all, <= 31)"
+            f"{h6.median_trials_all:g} trials -> {'met' if ok else 'MISSED'} "
+            f"(goal all, <= {HARTMANN6_GOAL})"
         )
+    # The issue's own wording: at parallelTrials 4 lose no more than 25% "of that", the 31 trials.
+    limit = 1.25 * HARTMANN6_GOAL
+    for (benchmark, strategy, parallel), s in sorted(by.items()):
+        if benchmark == "hartmann6" and strategy == "bayesian" and parallel > 1:
+            lines.append(
+                f"hartmann6: bayesian parallel {parallel} median {s.median_trials_all:g} trials "
+                f"-> {'met' if s.median_trials_all <= limit else 'MISSED'} (goal <= {limit:g}: "
+                f"25% over the {HARTMANN6_GOAL}-trial goal)"
+            )
     return lines
+
+
+HARTMANN6_GOAL = 31
 
 
 def main(argv: Sequence[str] | None = None) -> int:

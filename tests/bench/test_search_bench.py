@@ -88,6 +88,20 @@ def test_the_best_single_sampler_is_the_one_needing_fewest_trials_over_every_see
     assert check.endswith("-> MISSED (goal <= 1.10)")
 
 
+def test_the_parallel_goal_is_checked_against_serial_and_against_the_31_trial_goal() -> None:
+    serial = summary("bayesian", {0: 27, 1: 28, 2: 29, 3: 30, 4: 31})
+    parallel = summary("bayesian", {0: 36, 1: 37, 2: 37, 3: 38, 4: 39}, parallel=4)
+    checks = search.goal_checks([serial, parallel])
+    assert any("parallel 4 needs +28%" in c and c.endswith("MISSED (goal <= +25%)") for c in checks)
+    literal = "hartmann6: bayesian parallel 4 median 37 trials -> met (goal <= 38.75: 25% over "
+    assert literal + "the 31-trial goal)" in checks
+    slow = summary("bayesian", {0: 39, 1: 40, 2: 41, 3: 42, 4: 43}, parallel=4)
+    assert any(
+        c.startswith("hartmann6: bayesian parallel 4 median 41 trials -> MISSED")
+        for c in search.goal_checks([serial, slow])
+    )
+
+
 def test_ratio_interval_pairs_seeds_and_brackets_the_ratio() -> None:
     serial = {seed: 30.0 + seed for seed in range(20)}
     doubled = {seed: 2 * value for seed, value in serial.items()}
