@@ -198,6 +198,7 @@ def _announce(job: TuningJob, storage: str) -> None:
     type=click.Path(path_type=Path),
     default=Path("kubetune-runs"),
     show_default=True,
+    help="Where the run's studies and trial logs are.",
 )
 def report(file: Path, storage: str | None, output_dir: Path) -> None:
     """Show the trials and the best trial of a local run."""
@@ -255,10 +256,17 @@ def _retention_seconds(text: str) -> float:
     "--kubeconfig", default=None, help="Kubeconfig file (default: in-cluster or $KUBECONFIG)."
 )
 @click.option(
-    "--health-port", default=8080, show_default=True, help="Port of /healthz and /readyz."
+    "--health-port",
+    default=8080,
+    show_default=True,
+    help="Port of /healthz, /readyz and the operator's /metrics.",
 )
 @click.option(
-    "--log-format", type=click.Choice(["plain", "json"]), default="plain", show_default=True
+    "--log-format",
+    type=click.Choice(["plain", "json"]),
+    default="plain",
+    show_default=True,
+    help="Log lines as plain text or JSON objects (the Helm chart sets json).",
 )
 @click.option("--verbose", is_flag=True, help="Debug logging.")
 @click.option(

@@ -31,6 +31,7 @@ DOCKERFILE = REPO_ROOT / "Dockerfile"
 REQUIREMENTS = REPO_ROOT / "requirements" / "operator.txt"
 GP_REQUIREMENTS = REPO_ROOT / "requirements" / "gp.txt"
 GP_INPUT = REPO_ROOT / "requirements" / "gp.in"
+INSTALL_DOC = REPO_ROOT / "docs" / "install.md"
 UNSAFE = "# The following packages are considered to be unsafe in a requirements file:"
 
 
@@ -223,7 +224,7 @@ def annotations(path: Path) -> dict[str, set[str]]:
 
 def test_gp_requirements_are_compiled_from_gp_in() -> None:
     """requirements/gp.txt is pip-compile's output for requirements/gp.in (the extra, constrained
-    by operator.txt), by the command in its header, which the README gives next to
+    by operator.txt), by the command in its header, which docs/install.md gives next to
     operator.txt's."""
     command = compile_command(GP_REQUIREMENTS)
     assert normalized(command) == command, "not as pip-compile writes its command"
@@ -263,17 +264,17 @@ def test_gp_requirements_are_compiled_from_gp_in() -> None:
     assert constrained == gp.keys() & operator.keys()
     assert all(sources for sources in via.values()), via
 
-    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
-    documented = {normalized(text) for text in re.findall(r"`(pip-compile [^`]*)`", readme)}
+    install = " ".join(INSTALL_DOC.read_text().split())
+    documented = {normalized(text) for text in re.findall(r"`(pip-compile [^`]*)`", install)}
     assert command in documented, documented
     assert compile_command(REQUIREMENTS) in documented, documented
 
 
-def test_readme_says_what_the_gp_image_adds() -> None:
-    # The prose about the image (the chart's values table only mentions the build argument).
-    lines = (REPO_ROOT / "README.md").read_text().splitlines()
-    readme = " ".join(" ".join(line for line in lines if not line.startswith("|")).split())
-    (sentence,) = re.findall(r"`--build-arg EXTRAS=gp`.*?\.(?=\s|$)", readme)
+def test_install_doc_says_what_the_gp_image_adds() -> None:
+    # The prose about the image in docs/install.md (tables aside).
+    lines = INSTALL_DOC.read_text().splitlines()
+    install = " ".join(" ".join(line for line in lines if not line.startswith("|")).split())
+    (sentence,) = re.findall(r"`--build-arg EXTRAS=gp`.*?\.(?=\s|$)", install)
     for word in ("PyTorch", "greenlet", "requirements/gp.txt", "MB"):
         assert word in sentence, (word, sentence)
 
