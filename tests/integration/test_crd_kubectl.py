@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from kubetune.api.crd import CRD_NAME
 from kubetune.api.spec import Limits
 from kubetune.cli.main import cli
+from kubetune.names import CRD_NAME
 
 from tests.kubesim.harness import KubeSim, wait_until
 

@@ -3,9 +3,6 @@
 from kubetune.api.errors import FieldError, SpecError
 from kubetune.api.loading import load_documents, load_tuningjobs, parse_tuningjob
 from kubetune.api.spec import (
-    API_GROUP,
-    API_VERSION,
-    KIND,
     Limits,
     Metrics,
     Objective,
@@ -25,6 +22,7 @@ from kubetune.api.status import (
     TrialCounts,
     TrialReason,
 )
+from kubetune.names import API_GROUP, API_VERSION, KIND
 
 __all__ = [
     "API_GROUP",

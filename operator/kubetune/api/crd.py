@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 
 from kubetune.api.settings import SETTINGS_MODELS
-from kubetune.api.spec import API_GROUP, KIND, TuningJob, TuningJobSpec
+from kubetune.api.spec import TuningJob, TuningJobSpec
 from kubetune.api.status import (
     AuxiliaryConditionType,
     AuxiliaryReason,
@@ -51,13 +51,10 @@ from kubetune.api.status import (
     TrialCounts,
     TrialReason,
 )
+from kubetune.names import API_GROUP, CRD_NAME, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
 
 Schema = dict[str, Any]
 
-PLURAL = "tuningjobs"
-SINGULAR = "tuningjob"
-VERSION = "v1alpha1"
-CRD_NAME = f"{PLURAL}.{API_GROUP}"
 CRD_FILENAME = f"{CRD_NAME}.yaml"
 # operator/kubetune/api/crd.py -> the repository root (only meaningful in a source checkout).
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -570,7 +567,7 @@ def build_crd() -> dict[str, Any]:
                 "listKind": f"{KIND}List",
                 "plural": PLURAL,
                 "singular": SINGULAR,
-                "shortNames": ["tj"],
+                "shortNames": list(SHORT_NAMES),
                 "categories": ["all", "kubetune"],
             },
             "scope": "Namespaced",

@@ -18,9 +18,10 @@ from pydantic.alias_generators import to_camel
 
 from kubetune.api.duration import DURATION_PATTERN, parse_duration
 
-API_GROUP = "kubetune.io"
-API_VERSION = f"{API_GROUP}/v1alpha1"
-KIND = "TuningJob"
+# Re-exported for the study journal until it imports kubetune.names itself.
+from kubetune.names import API_GROUP as API_GROUP  # noqa: PLC0414
+from kubetune.names import API_VERSION as API_VERSION  # noqa: PLC0414
+from kubetune.names import KIND as KIND  # noqa: PLC0414
 
 PARAMETER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 METRIC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]*$"

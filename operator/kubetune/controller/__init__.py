@@ -20,9 +20,9 @@ from kubetune.controller.model import (
     TrialRecord,
     TrialState,
 )
-from kubetune.controller.naming import trial_name
 from kubetune.controller.reconcile import reconcile
 from kubetune.controller.template import render_trial_job
+from kubetune.names import trial_name
 
 __all__ = [
     "Action",

@@ -18,7 +18,7 @@ from kubetune.api.status import (
 )
 from kubetune.controller.completion import best_trial
 from kubetune.controller.model import Completion, TrialRecord, TrialState
-from kubetune.controller.naming import trial_name
+from kubetune.names import trial_name
 
 
 def count_trials(trials: Sequence[TrialRecord]) -> TrialCounts:

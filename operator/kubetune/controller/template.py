@@ -15,11 +15,16 @@ from typing import Any
 
 from kubetune.api.spec import TuningJob
 from kubetune.api.validation import PARAM_PLACEHOLDER
-from kubetune.controller.naming import label_value, trial_name
+from kubetune.names import (
+    ANNOTATION_PARAMETERS,
+    LABEL_MANAGED_BY,
+    LABEL_TRIAL,
+    LABEL_TUNINGJOB,
+    MANAGED_BY,
+    trial_name,
+    tuningjob_label,
+)
 from kubetune.search.space import ParamValue
-
-LABEL_TUNINGJOB = "kubetune.io/tuningjob"
-LABEL_TRIAL = "kubetune.io/trial"
 
 
 def format_param(value: ParamValue) -> str:
@@ -41,14 +46,14 @@ def substitute(value: Any, params: Mapping[str, ParamValue]) -> Any:
 
 
 def trial_labels(tuningjob: str, number: int) -> dict[str, str]:
-    owner = label_value(tuningjob)
+    owner = tuningjob_label(tuningjob)
     return {
         LABEL_TUNINGJOB: owner,
         LABEL_TRIAL: str(number),
         "app.kubernetes.io/name": "kubetune-trial",
         "app.kubernetes.io/instance": owner,
         "app.kubernetes.io/component": "trial",
-        "app.kubernetes.io/managed-by": "kubetune",
+        LABEL_MANAGED_BY: MANAGED_BY,
     }
 
 
@@ -102,7 +107,7 @@ def render_trial_job(
         "labels": {**template.metadata.labels, **labels},
         "annotations": {
             **template.metadata.annotations,
-            "kubetune.io/parameters": json.dumps(dict(params), sort_keys=True),
+            ANNOTATION_PARAMETERS: json.dumps(dict(params), sort_keys=True),
         },
     }
     if job.metadata.namespace:

@@ -14,8 +14,8 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from kubetune.api.spec import API_GROUP, TuningJob
-from kubetune.controller.naming import label_value
+from kubetune.api.spec import TuningJob
+from kubetune.names import API_GROUP, PLURAL, VERSION, tuningjob_label
 from kubetune.operator.clients import Clients
 from kubetune.operator.context import OperatorContext
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
@@ -24,8 +24,6 @@ from kubetune.runtime.kubernetes.observe import JobView, PodView
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
 from kubetune.search.study import StudyStore
 
-VERSION = "v1alpha1"
-PLURAL = "tuningjobs"
 MAX_BACKOFF_SECONDS = 60.0
 
 
@@ -48,7 +46,7 @@ async def tuning_loop(
     assert name is not None
     assert namespace is not None
     assert uid is not None
-    key = (namespace, label_value(name))
+    key = (namespace, tuningjob_label(name))
     clients = context.clients
     metrics = context.metrics
     loop = asyncio.get_running_loop()
@@ -92,7 +90,7 @@ async def _run(
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
     name, namespace = session.name, session.namespace
-    key = (namespace, label_value(name))
+    key = (namespace, tuningjob_label(name))
     metrics = context.metrics
     written: Mapping[str, Any] | None = None
     failures = 0

@@ -13,10 +13,8 @@ from typing import Any
 
 import kopf
 
-from kubetune.api.spec import API_GROUP
-from kubetune.controller.naming import label_value
-from kubetune.controller.template import LABEL_TUNINGJOB
-from kubetune.operator.loop import PLURAL, VERSION, tuning_loop
+from kubetune.names import API_GROUP, FINALIZER, LABEL_TUNINGJOB, PLURAL, VERSION, tuningjob_label
+from kubetune.operator.loop import tuning_loop
 from kubetune.runtime.kubernetes.journal import delete_study_journal
 from kubetune.runtime.kubernetes.observe import JobView, PodView, job_view, pod_view
 
@@ -26,7 +24,7 @@ TRIAL_LABELS = {LABEL_TUNINGJOB: kopf.PRESENT}
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf's bookkeeping lives under our own group, so a strict CRD schema holds.
-    settings.persistence.finalizer = f"{API_GROUP}/finalizer"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=API_GROUP, key="last-handled-configuration"
@@ -68,7 +66,7 @@ def trial_changed(namespace: str | None, labels: kopf.Labels, memo: Any, **_: An
 
 @kopf.on.update(API_GROUP, VERSION, PLURAL, field="spec")
 def spec_changed(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    memo.wakeups.wake((namespace, label_value(name)))
+    memo.wakeups.wake((namespace, tuningjob_label(name)))
 
 
 @kopf.daemon(API_GROUP, VERSION, PLURAL, cancellation_timeout=30.0)
@@ -90,9 +88,9 @@ def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None
     assert namespace is not None  # TuningJobs are namespaced
     memo.clients.batch.delete_collection_namespaced_job(
         namespace,
-        label_selector=f"{LABEL_TUNINGJOB}={label_value(name)}",
+        label_selector=f"{LABEL_TUNINGJOB}={tuningjob_label(name)}",
         propagation_policy="Background",
     )
     delete_study_journal(memo.clients.core, name, namespace)
-    memo.wakeups.forget((namespace, label_value(name)))
+    memo.wakeups.forget((namespace, tuningjob_label(name)))
     memo.metrics.forget(namespace, name)

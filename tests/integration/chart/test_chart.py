@@ -23,7 +23,8 @@ from kubetune.api.crd import CHART_CRD_PATH, DEFAULT_CRD_PATH, render_crd
 from kubetune.api.loading import parse_tuningjob
 from kubetune.api.status import SummaryConditionType
 from kubetune.cli.main import cli
-from kubetune.controller.template import LABEL_TRIAL, render_trial_job
+from kubetune.controller.template import render_trial_job
+from kubetune.names import LABEL_TRIAL
 from kubetune.runtime.kubernetes.retention import JobRetention
 
 from tests.kubesim.harness import KubeSim

@@ -12,8 +12,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from kubetune.api import TuningJob, parse_tuningjob
-from kubetune.controller.naming import MAX_NAME_LENGTH, label_value, trial_name
-from kubetune.controller.template import LABEL_TRIAL, LABEL_TUNINGJOB, render_trial_job
+from kubetune.controller.template import render_trial_job
+from kubetune.names import (
+    LABEL_TRIAL,
+    LABEL_TUNINGJOB,
+    MAX_LABEL_LENGTH,
+    trial_name,
+    tuningjob_label,
+)
 
 from tests.unit.manifests import api_example, container, manifest, tweak
 
@@ -271,7 +277,7 @@ def test_a_253_character_tuningjob_still_makes_valid_names_and_labels() -> None:
     rendered = render_trial_job(job, 123456, {"x": 0.5, "n": 1, "kind": "a"})
 
     job_name = rendered["metadata"]["name"]
-    assert len(job_name) <= MAX_NAME_LENGTH
+    assert len(job_name) <= MAX_LABEL_LENGTH
     assert DNS_LABEL.match(job_name)
     assert job_name.endswith("-123456")
     pod_labels = rendered["spec"]["template"]["metadata"]["labels"]
@@ -284,6 +290,21 @@ def test_a_253_character_tuningjob_still_makes_valid_names_and_labels() -> None:
     assert env["KUBETUNE_TUNINGJOB"] == name  # the real name, where there is no limit
 
 
+@pytest.mark.parametrize("length", [63, 64, 120, 253])
+def test_a_tuningjob_has_one_label_value_on_its_jobs_and_pods(length: int) -> None:
+    # The operator finds a TuningJob's Jobs and pods (and its study journal) by this one value:
+    # a trial labelled with another shortening would be lost to its TuningJob.
+    name = long_name(length)
+    job = parse_tuningjob(tweak(manifest(), "metadata.name", name))
+    rendered = render_trial_job(job, 7, {"x": 0.5, "n": 1, "kind": "a"})
+    pod_labels = rendered["spec"]["template"]["metadata"]["labels"]
+    expected = tuningjob_label(name)
+    assert rendered["metadata"]["labels"][LABEL_TUNINGJOB] == expected
+    assert pod_labels[LABEL_TUNINGJOB] == expected
+    assert pod_labels["app.kubernetes.io/instance"] == expected
+    assert (expected == name) is (length <= MAX_LABEL_LENGTH)
+
+
 @pytest.mark.parametrize(
     ("length", "number", "shortened"),
     [(61, 0, False), (61, 10, True), (60, 99, False), (62, 1, True)],
@@ -292,12 +313,12 @@ def test_names_are_shortened_only_when_too_long(length: int, number: int, shorte
     name = long_name(length)
     result = trial_name(name, number)
     assert (result != f"{name}-{number}") is shortened
-    assert len(result) <= MAX_NAME_LENGTH
+    assert len(result) <= MAX_LABEL_LENGTH
 
 
-def test_label_value_is_the_name_when_it_fits() -> None:
-    assert label_value(long_name(63)) == long_name(63)
-    shortened = label_value(long_name(64))
+def test_tuningjob_label_is_the_name_when_it_fits() -> None:
+    assert tuningjob_label(long_name(63)) == long_name(63)
+    shortened = tuningjob_label(long_name(64))
     assert shortened != long_name(64)
     assert len(shortened) <= 63
     assert DNS_LABEL.match(shortened)
@@ -317,11 +338,11 @@ NUMBERS = st.integers(0, 10**9)
 @given(DNS_NAMES, NUMBERS)
 def test_trial_names_are_valid_dns_labels(name: str, number: int) -> None:
     result = trial_name(name, number)
-    assert len(result) <= MAX_NAME_LENGTH
+    assert len(result) <= MAX_LABEL_LENGTH
     assert DNS_LABEL.match(result)
     assert result.endswith(f"-{number}")
-    label = label_value(name)
-    assert len(label) <= MAX_NAME_LENGTH
+    label = tuningjob_label(name)
+    assert len(label) <= MAX_LABEL_LENGTH
     assert DNS_LABEL.match(label)
 
 

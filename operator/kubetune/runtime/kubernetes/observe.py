@@ -15,7 +15,7 @@ from typing import Any
 
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
-from kubetune.controller.template import LABEL_TRIAL
+from kubetune.names import LABEL_TRIAL
 
 
 def parse_time(text: str | None) -> float | None:
