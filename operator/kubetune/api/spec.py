@@ -18,11 +18,6 @@ from pydantic.alias_generators import to_camel
 
 from kubetune.api.duration import DURATION_PATTERN, parse_duration
 
-# Re-exported for the study journal until it imports kubetune.names itself.
-from kubetune.names import API_GROUP as API_GROUP  # noqa: PLC0414
-from kubetune.names import API_VERSION as API_VERSION  # noqa: PLC0414
-from kubetune.names import KIND as KIND  # noqa: PLC0414
-
 PARAMETER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 METRIC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]*$"
 # DNS-1123 label: the TuningJob name becomes part of Job names and label values.
