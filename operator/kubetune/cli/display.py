@@ -12,11 +12,12 @@ from rich.text import Text
 
 from kubetune.api.spec import TuningJob
 from kubetune.controller.completion import best_trial, trial_budget
-from kubetune.controller.model import Completion, TrialRecord, TrialState
+from kubetune.controller.model import Completion
 from kubetune.controller.status import count_trials
 from kubetune.controller.tuner import StepResult
 from kubetune.runtime.local import LocalBackend
 from kubetune.runtime.runner import RunReport
+from kubetune.trials import TrialRecord, TrialState
 
 STATE_STYLES = {
     TrialState.COMPLETE: "green",

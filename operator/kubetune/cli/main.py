@@ -21,8 +21,9 @@ from kubetune.controller.template import primary_container_index, render_trial_j
 from kubetune.metrics.prometheus import ENV_URL as ENV_PROMETHEUS_URL
 from kubetune.metrics.prometheus import PrometheusNotConfigured
 from kubetune.search.samplers import SamplerUnavailable
-from kubetune.search.space import ParamValue, SearchSpace
+from kubetune.search.space import SearchSpace
 from kubetune.search.study import SearchSpaceChanged
+from kubetune.trials import ParamValue
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)

@@ -1,7 +1,7 @@
 """The pure reconcile core shared by the local runner and the Kubernetes operator.
 
-``kubetune.controller.tuner.Tuner`` drives it against a study and a backend; it is not imported
-here because it depends on ``kubetune.search.study``, which depends on this package's model.
+``kubetune.controller.tuner.Tuner`` drives it against a study and a backend; import it from
+there (it brings in Optuna through ``kubetune.search.study``).
 """
 
 from kubetune.controller.completion import best_trial, evaluate_completion, trial_budget
@@ -16,13 +16,11 @@ from kubetune.controller.model import (
     RuntimeTrial,
     Stop,
     Suggest,
-    TrialOutcome,
-    TrialRecord,
-    TrialState,
 )
 from kubetune.controller.reconcile import reconcile
 from kubetune.controller.template import render_trial_job
 from kubetune.names import trial_name
+from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 __all__ = [
     "Action",

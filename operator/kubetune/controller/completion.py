@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 from kubetune.api.spec import TuningJobSpec
 from kubetune.api.status import ConditionType, Reason
-from kubetune.controller.model import Completion, TrialRecord, TrialState
+from kubetune.controller.model import Completion
 from kubetune.search.space import SearchSpace
+from kubetune.trials import TrialRecord, TrialState
 
 
 def trial_budget(spec: TuningJobSpec) -> tuple[int, Reason]:

@@ -1,28 +1,22 @@
-"""The vocabulary of the reconcile core: what the study knows, what the runtime sees, and the
-actions the core asks a backend to carry out. Plain immutable data, no I/O."""
+"""The vocabulary of the reconcile core: what the runtime sees, why a TuningJob is done, and the
+actions the core asks a backend to carry out. Plain immutable data, no I/O.
+
+The trial vocabulary the study shares (``TrialState``, ``TrialRecord``, ``TrialOutcome``) lives
+in ``kubetune.trials``; it is re-exported here for the runtime modules that import it from here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from kubetune.api.status import ConditionType, Reason
 from kubetune.metrics.logs import MetricSeries, Observation
-from kubetune.search.space import ParamValue
-
-
-class TrialState(StrEnum):
-    """A trial as the study records it."""
-
-    RUNNING = "Running"  # suggested; its workload may or may not exist yet
-    COMPLETE = "Complete"
-    FAILED = "Failed"
-    PRUNED = "Pruned"
-
-    @property
-    def finished(self) -> bool:
-        return self is not TrialState.RUNNING
+from kubetune.trials import ParamValue
+from kubetune.trials import TrialOutcome as TrialOutcome  # noqa: PLC0414
+from kubetune.trials import TrialRecord as TrialRecord  # noqa: PLC0414
+from kubetune.trials import TrialState as TrialState  # noqa: PLC0414
 
 
 class Phase(StrEnum):
@@ -39,20 +33,6 @@ class Phase(StrEnum):
 
 
 @dataclass(frozen=True)
-class TrialRecord:
-    """One trial of the study."""
-
-    number: int
-    state: TrialState
-    params: Mapping[str, ParamValue]
-    objective: float | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    message: str | None = None
-    intermediate: Mapping[int, float] = field(default_factory=dict)  # step → objective value
-
-
-@dataclass(frozen=True)
 class RuntimeTrial:
     """One trial's workload as observed now."""
 
@@ -64,18 +44,6 @@ class RuntimeTrial:
     # What it reported: complete once it has finished; while it runs, what it reported so far
     # (backends that follow a running trial's metrics fill it in, for early stopping).
     metrics: MetricSeries | None = None
-
-
-@dataclass(frozen=True)
-class TrialOutcome:
-    """How a trial ended, as it will be told to the study."""
-
-    state: TrialState
-    objective: float | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    reason: str | None = None
-    message: str | None = None
-    intermediate: tuple[Observation, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 from kubetune.api.spec import TuningJobSpec
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import RuntimeTrial, TrialOutcome, TrialState
+from kubetune.controller.model import RuntimeTrial
 from kubetune.metrics.logs import MetricSeries
+from kubetune.trials import TrialOutcome, TrialState
 
 
 def _finite_metrics(spec: TuningJobSpec, series: MetricSeries | None) -> dict[str, float]:

@@ -27,9 +27,6 @@ from kubetune.controller.model import (
     RuntimeTrial,
     Stop,
     Suggest,
-    TrialOutcome,
-    TrialRecord,
-    TrialState,
 )
 from kubetune.controller.outcome import (
     failed_outcome,
@@ -38,6 +35,7 @@ from kubetune.controller.outcome import (
     succeeded_outcome,
 )
 from kubetune.metrics.logs import Observation
+from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 
 def _settle(

@@ -17,8 +17,9 @@ from kubetune.api.status import (
     TrialCounts,
 )
 from kubetune.controller.completion import best_trial
-from kubetune.controller.model import Completion, TrialRecord, TrialState
+from kubetune.controller.model import Completion
 from kubetune.names import trial_name
+from kubetune.trials import TrialRecord, TrialState
 
 
 def count_trials(trials: Sequence[TrialRecord]) -> TrialCounts:

@@ -24,7 +24,7 @@ from kubetune.names import (
     trial_name,
     tuningjob_label,
 )
-from kubetune.search.space import ParamValue
+from kubetune.trials import ParamValue
 
 
 def format_param(value: ParamValue) -> str:

@@ -20,12 +20,10 @@ from kubetune.controller.model import (
     RuntimeTrial,
     Stop,
     Suggest,
-    TrialRecord,
-    TrialState,
 )
 from kubetune.controller.reconcile import reconcile
-from kubetune.search.space import ParamValue
 from kubetune.search.study import TuningStudy
+from kubetune.trials import ParamValue, TrialRecord, TrialState
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ from optuna.distributions import (
     distribution_to_json,
 )
 
-from kubetune.api.spec import CategoricalValue, Parameter
-
-ParamValue = CategoricalValue
+from kubetune.api.spec import Parameter
+from kubetune.trials import ParamValue as ParamValue  # noqa: PLC0414  (search's public name)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ from optuna.trial import TrialState as OptunaState
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import parse_tuningjob
 from kubetune.api.spec import EarlyStopping, TuningJob
-from kubetune.controller.model import TrialOutcome, TrialRecord, TrialState
 from kubetune.metrics.logs import Observation
 from kubetune.names import API_VERSION, KIND
 from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
 from kubetune.search.space import SearchSpace
+from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 ATTR_STARTED_AT = "kubetune.startedAt"
 # Seconds that `kubetune run` has run this study, over all its runs (see start_run_clock).

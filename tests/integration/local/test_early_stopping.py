@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 from kubetune.api import load_tuningjobs
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, run_local
+from kubetune.trials import TrialState
 
 from tests.integration.local.curves import curve_tuningjob
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from kubetune.api import load_tuningjobs
 from kubetune.api.status import ConditionType
-from kubetune.controller.model import TrialState
 from kubetune.runtime.local import _LogFollower
 from kubetune.runtime.runner import RunPaths, run_local
+from kubetune.trials import TrialState
 
 from .conftest import ManifestWriter
 

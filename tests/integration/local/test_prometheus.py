@@ -13,8 +13,8 @@ import pytest
 import yaml
 from kubetune.api import load_tuningjobs
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
+from kubetune.trials import TrialState
 
 from tests.integration.local.curves import curve_tuningjob, prometheus_metrics
 from tests.prometheus_stack import PrometheusStack

@@ -9,8 +9,8 @@ import optuna
 import pytest
 from kubetune.api import Reason, load_tuningjobs
 from kubetune.api.status import ConditionType, TrialReason
-from kubetune.controller.model import TrialState
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
+from kubetune.trials import TrialState
 from optuna_dashboard._storage_url import guess_storage_from_url
 
 from .conftest import ManifestWriter

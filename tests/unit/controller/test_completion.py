@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from kubetune.api import ConditionType, Reason, TuningJobSpec
 from kubetune.controller.completion import best_trial, evaluate_completion, trial_budget
-from kubetune.controller.model import Completion, TrialRecord
+from kubetune.controller.model import Completion
+from kubetune.trials import TrialRecord
 
 from tests.unit.controller.trials import complete, failed, pruned, running
 from tests.unit.manifests import REMOVE, spec

@@ -19,12 +19,11 @@ from kubetune.controller.model import (
     RuntimeTrial,
     Stop,
     Suggest,
-    TrialRecord,
-    TrialState,
 )
 from kubetune.controller.reconcile import reconcile
 from kubetune.controller.status import count_trials
 from kubetune.metrics.logs import MetricSeries, Observation
+from kubetune.trials import TrialRecord, TrialState
 
 from tests.unit.controller.trials import complete, running, series, workload
 from tests.unit.manifests import manifest

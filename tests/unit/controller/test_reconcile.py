@@ -23,12 +23,10 @@ from kubetune.controller.model import (
     RuntimeTrial,
     Stop,
     Suggest,
-    TrialOutcome,
-    TrialRecord,
-    TrialState,
 )
 from kubetune.controller.reconcile import reconcile
 from kubetune.metrics.logs import Observation
+from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 from tests.unit.controller.trials import (
     complete,

@@ -7,11 +7,11 @@ from collections.abc import Collection, Mapping
 
 import pytest
 from kubetune.api import TuningJob, parse_tuningjob
-from kubetune.controller.model import Phase, RuntimeTrial, TrialState
+from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.tuner import Tuner
 from kubetune.runtime.kubernetes.journal import open_journal_storage
-from kubetune.search.space import ParamValue
 from kubetune.search.study import TuningStudy
+from kubetune.trials import ParamValue, TrialState
 
 from tests.unit.runtime.kubernetes.fake_core import FakeCoreV1Api
 from tests.unit.runtime.kubernetes.journal_helpers import tuningjob

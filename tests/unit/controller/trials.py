@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from kubetune.controller.model import Phase, RuntimeTrial, TrialRecord, TrialState
+from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.metrics.logs import MetricSeries, Observation
+from kubetune.trials import TrialRecord, TrialState
 
 PARAMS = {"x": 0.5, "n": 2, "kind": "a"}
 

@@ -11,12 +11,12 @@ import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import EarlyStopping, EarlyStoppingAlgorithm
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import Phase, RuntimeTrial, TrialState
+from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.tuner import Tuner
 from kubetune.metrics.logs import MetricSeries, Observation
 from kubetune.search.pruners import PRUNER_FACTORIES, build_pruner
-from kubetune.search.space import ParamValue
 from kubetune.search.study import TuningStudy
+from kubetune.trials import ParamValue, TrialState
 
 from tests.unit.manifests import manifest
 

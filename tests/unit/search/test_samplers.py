@@ -14,11 +14,11 @@ import optuna
 import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import Algorithm
-from kubetune.controller.model import TrialOutcome, TrialState
 from kubetune.search.auto import AutoSampler
 from kubetune.search.samplers import SAMPLER_FACTORIES, SamplerUnavailable, build_sampler
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import TuningStudy
+from kubetune.trials import TrialOutcome, TrialState
 
 from tests.unit.manifests import REMOVE, manifest
 

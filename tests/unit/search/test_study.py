@@ -9,9 +9,9 @@ import optuna
 import pytest
 from kubetune.api import TuningJob, parse_tuningjob
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import TrialOutcome, TrialRecord, TrialState
 from kubetune.metrics.logs import Observation
 from kubetune.search.study import ATTR_SPACE, SearchSpaceChanged, TuningStudy
+from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 from tests.unit.manifests import manifest
 

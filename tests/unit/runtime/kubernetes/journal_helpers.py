@@ -11,10 +11,10 @@ from typing import Any
 
 import optuna
 from kubetune.api import TuningJob, parse_tuningjob
-from kubetune.controller.model import TrialOutcome, TrialState
 from kubetune.metrics.logs import Observation
 from kubetune.runtime.kubernetes.journal import KubernetesJournalStorage
 from kubetune.search.study import TuningStudy
+from kubetune.trials import TrialOutcome, TrialState
 from optuna.trial import TrialState as OptunaState
 
 
