@@ -30,5 +30,6 @@ fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts"; .venv/bin/lint-imports
 echo "== pytest"
 exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile -q "$@"
