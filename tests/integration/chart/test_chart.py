@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kubetune.api.crd import CHART_CRD_PATH, DEFAULT_CRD_PATH, render_crd
+from kubetune.api.crd import render_crd
 from kubetune.api.loading import parse_tuningjob
 from kubetune.api.status import SummaryConditionType
 from kubetune.cli.main import cli
@@ -27,6 +27,7 @@ from kubetune.controller.template import render_trial_job
 from kubetune.names import LABEL_TRIAL
 from kubetune.runtime.kubernetes.retention import JobRetention
 
+from dev.crds import CHART_CRD_PATH, DEFAULT_CRD_PATH
 from tests.kubesim.harness import KubeSim
 from tests.kubesim.selectors import match_label_selector_object
 
@@ -576,8 +577,8 @@ def test_crd_copy_is_generated_and_rendered_unchanged(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     generated = render_crd()
-    assert DEFAULT_CRD_PATH.read_text() == generated, "run: python -m kubetune.api.crd --write"
-    assert CHART_CRD_PATH.read_text() == generated, "run: python -m kubetune.api.crd --write"
+    assert DEFAULT_CRD_PATH.read_text() == generated, "run: python -m dev.crds"
+    assert CHART_CRD_PATH.read_text() == generated, "run: python -m dev.crds"
     source = yaml.safe_load(generated)
     (crd,) = of_kind(rendered["defaults"], "CustomResourceDefinition")
     assert {k: v for k, v in crd.items() if k != "metadata"} == {

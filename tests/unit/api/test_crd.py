@@ -33,12 +33,12 @@ from kubetune.api.crd import (
     NO_SERVER_DEFAULT,
     build_crd,
     build_schema,
-    main,
     render_crd,
 )
 from kubetune.api.validation import semantic_errors
 from pydantic import ValidationError
 
+from dev.crds import main
 from tests.unit.manifests import REMOVE, api_example, container, manifest, tweak
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -53,14 +53,14 @@ Schema = dict[str, Any]
 
 def test_committed_crd_is_generated_from_the_models() -> None:
     assert CRD_FILE.read_text(encoding="utf-8") == render_crd(), (
-        f"{CRD_FILE} is out of date: run python -m kubetune.api.crd --write"
+        f"{CRD_FILE} is out of date: run python -m dev.crds"
     )
     assert yaml.safe_load(CRD_FILE.read_text(encoding="utf-8")) == build_crd()
 
 
 def test_check_mode_reports_drift(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / CRD_FILENAME
-    assert main(["--write", str(target)]) == 0
+    assert main([str(target)]) == 0
     assert main(["--check", str(target)]) == 0
     target.write_text(render_crd().replace("minimum: 1", "minimum: 2", 1), encoding="utf-8")
     assert main(["--check", str(target)]) == 1
