@@ -2,7 +2,6 @@
 # The kubetune operator image.
 #
 #   docker build -t ghcr.io/kubetune/kubetune:0.1.0 .
-#   docker build --build-arg EXTRAS=gp -t ghcr.io/kubetune/kubetune:0.1.0-gp .   # + PyTorch (CPU), greenlet: strategy gp
 #
 # Two stages: the first builds the wheel and a virtualenv from the pinned requirements; the
 # final stage copies only the virtualenv onto the same slim base: no compiler, no pip cache, no
@@ -12,25 +11,16 @@ ARG PYTHON_VERSION=3.11.14
 ARG DEBIAN_RELEASE=trixie
 
 FROM python:${PYTHON_VERSION}-slim-${DEBIAN_RELEASE} AS build
-ARG EXTRAS=""
-# The CPU build of PyTorch, only for EXTRAS=gp: the default wheel on PyPI pulls in CUDA.
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/kubetune
-COPY requirements/operator.txt requirements/gp.txt requirements/
+COPY requirements/operator.txt requirements/
 # Exact pins from pip-compile (requirements/operator.txt), installed before the source is copied
-# so the layer is reused across code changes. EXTRAS=gp adds requirements/gp.txt, also pinned
-# and --no-deps: torch's CPU build (torch==2.13.0+cpu, only on TORCH_INDEX_URL), greenlet and
-# torch's own dependencies (about 860 MB installed).
-RUN /opt/kubetune/bin/pip install --no-deps -r requirements/operator.txt \
-    && if [ "$EXTRAS" = "gp" ]; then \
-         /opt/kubetune/bin/pip install --no-deps -r requirements/gp.txt \
-           --extra-index-url "$TORCH_INDEX_URL"; \
-       fi
-COPY pyproject.toml README.md ./
+# so the layer is reused across code changes.
+RUN /opt/kubetune/bin/pip install --no-deps -r requirements/operator.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY operator/ operator/
 RUN /opt/kubetune/bin/pip wheel --no-deps --wheel-dir /wheels . \
     && /opt/kubetune/bin/pip install --no-deps /wheels/kubetune-*.whl \
@@ -54,8 +44,7 @@ RUN groupadd --system --gid 10001 kubetune \
        --shell /usr/sbin/nologin kubetune
 COPY --from=build /opt/kubetune /opt/kubetune
 # The operator waits on the API far more than it computes, and GP suggestions run one at a time:
-# one BLAS thread and two malloc arenas keep its memory down (50 TuningJobs in Optuna's
-# GPSampler, strategy gp: 661 MiB peak without them, 501 MiB with them; bench/results.md).
+# one BLAS thread and two malloc arenas keep its memory down (bench/results.md).
 ENV PATH=/opt/kubetune/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

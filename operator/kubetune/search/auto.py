@@ -30,8 +30,8 @@ itself keeps every value as reported.
 This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs 21-43% fewer trials
 (``bench/results.md``; on the SVR model the GPSampler misses the target in most seeds), mostly
 thanks to its power-transformed results and least-squares mean, and it needs no PyTorch (~860 MB
-installed, ~270 MiB resident once imported). The ``gp`` strategy is still Optuna's
-``GPSampler``, for those who want exactly it.
+installed, ~270 MiB resident once imported). The ``gp`` strategy is this GP alone: no switch to
+TPE, whatever the size of the study or the space.
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ class AutoSampler(BaseSampler):
         constant_liar: bool = True,
         deterministic_objective: bool = False,
         use_gp: bool | None = None,
+        gp_only: bool = False,
     ) -> None:
-        """``use_gp`` None: decide from the space."""
+        """``use_gp`` None: decide from the space. ``gp_only``: random sampling, never TPE,
+        where the GP cannot model yet (the ``gp`` strategy)."""
         self._seed = seed
         self._n_startup_trials = n_startup_trials
         self._gp_max_trials = gp_max_trials
@@ -125,6 +127,7 @@ class AutoSampler(BaseSampler):
         if use_gp is None:
             use_gp = gp_fits_space(distributions) and gp_max_trials > n_startup_trials
         self._use_gp = use_gp
+        self._gp_only = gp_only
         self._random = RandomSampler(seed=seed)
         # Startup is ours (the random sampler above), so TPE models from its first trial on.
         self._tpe = TPESampler(
@@ -176,6 +179,8 @@ class AutoSampler(BaseSampler):
             gp_max_trials=self._gp_max_trials,
             use_gp=self._use_gp,
         )
+        if self._gp_only and model is Model.TPE:
+            model = Model.RANDOM
         self._models[trial._trial_id] = model
         self.last_model = model
         self._sampler(model).before_trial(study, trial)

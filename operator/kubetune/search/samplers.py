@@ -6,7 +6,7 @@ arguments here; nothing from the manifest is passed through blindly.
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,23 +82,19 @@ def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.sam
     )
 
 
-def torch_available() -> bool:
-    """Whether PyTorch is installed, without importing it (that takes seconds)."""
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
-    # Checked without importing torch (seconds); GPSampler imports it at its first suggestion.
-    if not torch_available():
-        raise SamplerUnavailable("strategy.algorithm gp needs PyTorch: pip install 'kubetune[gp]'")
-    return optuna.samplers.GPSampler(
+    from kubetune.search.auto import AutoSampler
+
+    # kubetune's own Gaussian process for every modelled trial, however many trials finish or
+    # parameters there are: the `bayesian` rule without its switch to TPE.
+    return AutoSampler(
+        context.space.distributions,
         seed=context.seed,
         n_startup_trials=settings.n_startup_trials,
+        gp_max_trials=sys.maxsize,
         deterministic_objective=settings.deterministic_objective,
-        warn_independent_sampling=False,
+        use_gp=True,
+        gp_only=True,
     )
 
 

@@ -6,7 +6,6 @@ emulated API server."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 import shlex
 import shutil
@@ -18,9 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
 from tests.integration.chart.support import of_kind, render
 from tests.kubesim.harness import KubeSim, wait_until
@@ -29,10 +26,6 @@ from tests.net import free_port
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 REQUIREMENTS = REPO_ROOT / "requirements" / "operator.txt"
-GP_REQUIREMENTS = REPO_ROOT / "requirements" / "gp.txt"
-GP_INPUT = REPO_ROOT / "requirements" / "gp.in"
-INSTALL_DOC = REPO_ROOT / "docs" / "install.md"
-UNSAFE = "# The following packages are considered to be unsafe in a requirements file:"
 
 
 def stages() -> list[str]:
@@ -45,34 +38,6 @@ def pins(path: Path = REQUIREMENTS) -> dict[str, str]:
         if match := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line):
             found[canonicalize_name(match[1])] = match[2]
     return found
-
-
-def gp_branch(build: str) -> str:
-    """The shell the build stage runs for EXTRAS=gp, as one line."""
-    (branch,) = re.findall(r'if \[ "\$EXTRAS" = "gp" \]; then(.*?)\bfi\b', build, re.DOTALL)
-    return " ".join(str(branch).replace("\\\n", " ").split())
-
-
-def image_environments() -> list[dict[str, str]]:
-    """Marker environments of the image's Python, on both architectures it may be built for."""
-    pinned = re.search(r"(?m)^ARG PYTHON_VERSION=(\S+)$", DOCKERFILE.read_text())
-    assert pinned
-    version = pinned[1]
-    return [
-        {
-            "python_version": ".".join(version.split(".")[:2]),
-            "python_full_version": version,
-            "implementation_name": "cpython",
-            "implementation_version": version,
-            "platform_python_implementation": "CPython",
-            "os_name": "posix",
-            "sys_platform": "linux",
-            "platform_system": "Linux",
-            "platform_machine": machine,
-            "extra": "",
-        }
-        for machine in ("x86_64", "aarch64")
-    ]
 
 
 @pytest.mark.parametrize("dockerfile", [DOCKERFILE, REPO_ROOT / "examples" / "Dockerfile"])
@@ -104,27 +69,16 @@ def test_dockerfile_conventions() -> None:
     assert re.search(r'(?m)^ENTRYPOINT \["kubetune", "operator"\]$', final)
     for label in ("title", "description", "version", "revision", "licenses", "source"):
         assert f"org.opencontainers.image.{label}=" in final, label
-    # torch only when asked for, from the pinned requirements/gp.txt and nothing resolved: its
-    # CPU build from the PyTorch index, the rest from PyPI. The layer is cached like
-    # operator.txt's: the file is copied before the source.
-    assert 'if [ "$EXTRAS" = "gp" ]' in build
-    branch = gp_branch(build)
-    assert branch == (
-        "/opt/kubetune/bin/pip install --no-deps -r requirements/gp.txt"
-        ' --extra-index-url "$TORCH_INDEX_URL";'
-    ), branch
-    assert re.search(r"(?m)^ARG TORCH_INDEX_URL=https://download\.pytorch\.org/whl/cpu$", build)
+    # No PyTorch in any image: nothing kubetune runs needs it.
     commands = "\n".join(line for line in build.splitlines() if not line.lstrip().startswith("#"))
-    assert not re.search(r"\btorch\b", commands), "torch's version belongs in requirements/gp.txt"
-    copied = re.search(r"(?m)^COPY .*\brequirements/gp\.txt\b.*$", build)
-    assert copied, "requirements/gp.txt is not copied into the build stage"
-    assert copied.start() < build.index("COPY operator/")
-    assert build.index("-r requirements/operator.txt") < build.index("-r requirements/gp.txt")
+    assert not re.search(r"\b(torch|EXTRAS)\b", commands)
     ignored = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[1] == "*"
     assert "!operator/" in ignored
     assert "!requirements/operator.txt" in ignored
-    assert "!requirements/gp.txt" in ignored
+    assert [line for line in ignored if line.startswith("!requirements/")] == [
+        "!requirements/operator.txt"
+    ]
 
 
 def test_requirements_pin_every_runtime_dependency_and_nothing_heavy() -> None:
@@ -135,45 +89,6 @@ def test_requirements_pin_every_runtime_dependency_and_nothing_heavy() -> None:
         assert name in pinned, f"{name} is not in {REQUIREMENTS.name}: run pip-compile"
     assert not {"torch", "scikit-learn", "pytest", "mypy"} & set(pinned)
     assert not [name for name in pinned if name.startswith("nvidia-")]
-
-
-def test_gp_requirements_pin_the_extra_and_everything_it_needs() -> None:
-    """requirements/gp.txt is installed with --no-deps: whatever a package in it needs (as its
-    installed metadata says, for the image's Python on Linux) must be pinned there or in
-    operator.txt, at a version that satisfies it. The dev environment has the gp extra
-    (tests/run.sh installs `.[test,gp]`)."""
-    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["gp"]
-    gp, operator = pins(GP_REQUIREMENTS), pins()
-    for text in extra:
-        requirement = Requirement(text)
-        name = canonicalize_name(requirement.name)
-        assert name in gp, f"{name} (extra gp) is not pinned in {GP_REQUIREMENTS.name}"
-        assert requirement.specifier.contains(gp[name], prereleases=True), (text, gp[name])
-    # The CPU build; no CUDA.
-    assert Version(gp["torch"]).local == "cpu", gp["torch"]
-    assert not [n for n in {**operator, **gp} if n.startswith("nvidia-") or n == "triton"]
-    # pip installs gp.txt over operator.txt: a package in both must keep operator.txt's pin.
-    differ = {n: (gp[n], operator[n]) for n in gp.keys() & operator.keys() if gp[n] != operator[n]}
-    assert not differ, f"pinned differently in gp.txt and operator.txt: {differ}"
-    pinned = {**operator, **gp}
-    unmet = []
-    for name in sorted(gp):
-        try:
-            distribution = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            pytest.fail(f"{name} is not installed: the dev environment needs `.[test,gp]`")
-        for text in distribution.requires or []:
-            requirement = Requirement(text)
-            dependency = canonicalize_name(requirement.name)
-            for environment in image_environments():
-                if requirement.marker and not requirement.marker.evaluate(environment):
-                    continue
-                version = pinned.get(dependency)
-                if version is None or not requirement.specifier.contains(version, prereleases=True):
-                    unmet.append(f"{name} needs {requirement}, pinned: {version}")
-    assert not unmet, "\n".join(sorted(set(unmet)))
 
 
 def compile_command(path: Path) -> str:
@@ -209,74 +124,16 @@ def normalized(command: str) -> str:
     return " ".join(["pip-compile", *sorted(options), *sorted(files)])
 
 
-def annotations(path: Path) -> dict[str, set[str]]:
-    """What pip-compile says each pin is there for (its `# via` comments)."""
-    via: dict[str, set[str]] = {}
-    name = ""
-    for line in path.read_text().splitlines():
-        if match := re.match(r"^([A-Za-z0-9_.-]+)==", line):
-            name = canonicalize_name(match[1])
-            via[name] = set()
-        elif name and (match := re.match(r"^ {4}# {3}(\S.*)$|^ {4}# via (\S.*)$", line)):
-            via[name].add(match[1] or match[2])
-    return via
-
-
-def test_gp_requirements_are_compiled_from_gp_in() -> None:
-    """requirements/gp.txt is pip-compile's output for requirements/gp.in (the extra, constrained
-    by operator.txt), by the command in its header, which docs/install.md gives next to
-    operator.txt's."""
-    command = compile_command(GP_REQUIREMENTS)
+def test_operator_requirements_are_compiled_by_the_documented_command() -> None:
+    """requirements/operator.txt is pip-compile's output, by the command in its header, which
+    the docs give so that anyone can refresh the pins."""
+    command = compile_command(REQUIREMENTS)
     assert normalized(command) == command, "not as pip-compile writes its command"
-    words = shlex.split(command)
-    assert words[-1] == "requirements/gp.in"
-    torch_index = re.search(r"(?m)^ARG TORCH_INDEX_URL=(\S+)$", DOCKERFILE.read_text())
-    assert torch_index
-    assert f"--extra-index-url={torch_index[1]}" in words
-    # No index URL in the file (pip gets the Dockerfile's), setuptools pinned (unsafe), and
-    # constraints-compatible like operator.txt.
-    for option in ("--output-file=requirements/gp.txt", "--no-emit-index-url"):
-        assert option in words, option
-    assert {"--allow-unsafe", "--strip-extras"} <= set(words)
-    assert "--index-url" not in GP_REQUIREMENTS.read_text()
-    unsafe = GP_REQUIREMENTS.read_text().split(f"\n{UNSAFE}\n")[1]
-    assert re.match(r"setuptools==\S+\n", unsafe), unsafe
-
-    # gp.in: the gp extra (torch's CPU build), constrained by operator.txt.
-    lines = [line.split("#", 1)[0].strip() for line in GP_INPUT.read_text().splitlines()]
-    assert "-c operator.txt" in lines
-    direct = {
-        canonicalize_name(requirement.name): requirement
-        for requirement in (Requirement(line) for line in lines if line and line[0] != "-")
-    }
-    extra = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]["gp"]
-    assert direct.keys() == {canonicalize_name(Requirement(text).name) for text in extra}
-    gp, operator = pins(GP_REQUIREMENTS), pins()
-    for name, requirement in direct.items():
-        assert requirement.specifier.contains(gp[name], prereleases=True), (requirement, gp[name])
-    # The annotations pip-compile writes for those inputs.
-    via = annotations(GP_REQUIREMENTS)
-    assert via.keys() == gp.keys()
-    assert {n for n, sources in via.items() if "-r requirements/gp.in" in sources} == set(direct)
-    constrained = {n for n, sources in via.items() if "-c requirements/operator.txt" in sources}
-    assert constrained == gp.keys() & operator.keys()
-    assert all(sources for sources in via.values()), via
-
-    install = " ".join(INSTALL_DOC.read_text().split())
-    documented = {normalized(text) for text in re.findall(r"`(pip-compile [^`]*)`", install)}
+    assert "--output-file=requirements/operator.txt" in shlex.split(command)
+    docs = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))]
+    text = " ".join(" ".join(path.read_text().split()) for path in docs)
+    documented = {normalized(found) for found in re.findall(r"`(pip-compile [^`]*)`", text)}
     assert command in documented, documented
-    assert compile_command(REQUIREMENTS) in documented, documented
-
-
-def test_install_doc_says_what_the_gp_image_adds() -> None:
-    # The prose about the image in docs/install.md (tables aside).
-    lines = INSTALL_DOC.read_text().splitlines()
-    install = " ".join(" ".join(line for line in lines if not line.startswith("|")).split())
-    (sentence,) = re.findall(r"`--build-arg EXTRAS=gp`.*?\.(?=\s|$)", install)
-    for word in ("PyTorch", "greenlet", "requirements/gp.txt", "MB"):
-        assert word in sentence, (word, sentence)
 
 
 def helm_test_command(helm: Path) -> list[str]:
@@ -304,7 +161,7 @@ def test_entrypoint_runs_from_the_wheel_in_a_clean_venv(
     # Build from a copy of what the Dockerfile copies (an in-tree build would leave build/).
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO_ROOT / name, source / name)
     shutil.copytree(
         REPO_ROOT / "operator",

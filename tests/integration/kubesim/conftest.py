@@ -1,16 +1,16 @@
-"""Clients aimed at a per-module kubesim API server."""
+"""A per-module kubesim API server (no controllers); the official-client fixtures come from
+tests/kubesim/fixtures.py."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from tests.kubesim.harness import KubeSim
 
@@ -20,41 +20,6 @@ CRD_GROUP = "kubesim.example.io"
 @pytest.fixture(scope="module")
 def sim(kubesim_api: KubeSim) -> KubeSim:
     return kubesim_api
-
-
-@pytest.fixture(scope="module")
-def api_client(sim: KubeSim) -> Iterator[client.ApiClient]:
-    api = config.new_client_from_config(config_file=str(sim.kubeconfig))
-    yield api
-    api.close()
-
-
-@pytest.fixture(scope="module")
-def core(api_client: client.ApiClient) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client)
-
-
-@pytest.fixture(scope="module")
-def batch(api_client: client.ApiClient) -> client.BatchV1Api:
-    return client.BatchV1Api(api_client)
-
-
-@pytest.fixture(scope="module")
-def custom(api_client: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api_client)
-
-
-@pytest.fixture(scope="module")
-def apiext(api_client: client.ApiClient) -> client.ApiextensionsV1Api:
-    return client.ApiextensionsV1Api(api_client)
-
-
-@pytest.fixture
-def ns(core: client.CoreV1Api) -> str:
-    """A fresh namespace per test so tests in one module never see each other's objects."""
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    core.create_namespace({"metadata": {"name": name}})
-    return name
 
 
 def widget_crd(

@@ -255,7 +255,12 @@ def test_owner_reference_when_the_uid_is_known() -> None:
 
 def test_api_example_renders() -> None:
     job = parse_tuningjob(api_example())
-    params = {"learning_rate": 0.042, "max_depth": 4, "subsample": 0.83, "loss": "huber"}
+    params: dict[str, float | int | str] = {
+        "learning_rate": 0.042,
+        "max_depth": 4,
+        "subsample": 0.83,
+        "loss": "huber",
+    }
     rendered = render_trial_job(job, 17, params)
     [train] = pod_spec(rendered)["containers"]
     assert train["command"] == ["python", "train.py", "--learning-rate=0.042", "--max-depth=4"]

@@ -6,7 +6,7 @@ from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.metrics.logs import MetricSeries, Observation
 from kubetune.trials import TrialRecord, TrialState
 
-PARAMS = {"x": 0.5, "n": 2, "kind": "a"}
+PARAMS: dict[str, float | int | str] = {"x": 0.5, "n": 2, "kind": "a"}
 
 
 def params_of(number: int) -> dict[str, float | int | str]:

@@ -24,13 +24,13 @@ def retries(metrics: OperatorMetrics, api: str) -> float:
 
 def test_journal_retries_are_counted_as_kubernetes_api_retries() -> None:
     core = FakeCoreV1Api()
-    clients = Clients(core, cast(Any, None), cast(Any, None))
+    clients = Clients(cast(Any, core), cast(Any, None), cast(Any, None))
     metrics = OperatorMetrics()
     on_retry = metrics.api_retries.labels("kubernetes").inc
     study = _study_store(clients, "wired", "ml", UID, on_retry).open(tuningjob("wired"))
     storage = study.study._storage
     assert isinstance(storage, KubernetesJournalStorage)
-    storage.backend._sleep = lambda _: None  # no real backoff in a unit test
+    storage.backend.store.sleep = lambda _: None  # no real backoff in a unit test
 
     core.fail("create", 503)
     study.ask(1)

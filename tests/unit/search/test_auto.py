@@ -16,10 +16,15 @@ from kubetune.search.auto import (
     clip_worst,
     gp_fits_space,
 )
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SPACE = {
+SPACE: dict[str, BaseDistribution] = {
     "x": FloatDistribution(0.0, 1.0),
     "lr": FloatDistribution(1e-4, 1.0, log=True),
     "n": IntDistribution(1, 8),
@@ -59,7 +64,7 @@ def test_the_switching_rule(asked: int, completed: int, fits: bool, model: Model
 
 
 def test_which_spaces_suit_a_gaussian_process() -> None:
-    floats = {f"x{i}": FloatDistribution(0, 1) for i in range(16)}
+    floats: dict[str, BaseDistribution] = {f"x{i}": FloatDistribution(0, 1) for i in range(16)}
     assert gp_fits_space(floats)
     assert not gp_fits_space({**floats, "one_too_many": FloatDistribution(0, 1)})
     assert gp_fits_space(SPACE)  # 1 categorical of 4
@@ -91,7 +96,9 @@ def test_without_pytorch_it_still_models_with_a_gaussian_process(
 
 
 def test_a_space_unfit_for_a_gaussian_process_is_tpe_after_startup() -> None:
-    categorical = {f"c{i}": CategoricalDistribution(["a", "b", "c"]) for i in range(3)}
+    categorical: dict[str, BaseDistribution] = {
+        f"c{i}": CategoricalDistribution(["a", "b", "c"]) for i in range(3)
+    }
     sampler = AutoSampler(categorical, seed=1, n_startup_trials=2)
     assert not sampler.uses_gp
     study = optuna.create_study(sampler=sampler)

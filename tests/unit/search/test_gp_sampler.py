@@ -82,7 +82,7 @@ def test_it_finds_a_good_region_far_sooner_than_random() -> None:
 
 def test_maximizing_looks_for_large_values() -> None:
     sampler = GaussianProcessSampler(seed=2)
-    space = {"x": FloatDistribution(0.0, 1.0)}
+    space: dict[str, BaseDistribution] = {"x": FloatDistribution(0.0, 1.0)}
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for x in (0.1, 0.5, 0.9):
         study.enqueue_trial({"x": x})
@@ -107,7 +107,7 @@ def test_a_running_trial_expected_to_beat_the_best_raises_the_bar(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sampler = GaussianProcessSampler(seed=5)
-    space = {"x": FloatDistribution(0.0, 1.0)}
+    space: dict[str, BaseDistribution] = {"x": FloatDistribution(0.0, 1.0)}
     study = optuna.create_study(sampler=sampler)
     for x in (0.1, 0.3, 0.7, 0.9):
         study.enqueue_trial({"x": x})
@@ -150,17 +150,17 @@ def test_it_needs_no_pytorch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_linear_algebra_runs_on_one_blas_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubetune.search import gp_sampler
+    from kubetune.search.gaussian_process import GaussianProcess
     from threadpoolctl import threadpool_info
 
     seen: list[int] = []
-    fit = gp_sampler.GaussianProcess.fit
+    fit = GaussianProcess.fit
 
     def recording_fit(*args: Any, **kwargs: Any) -> Any:
         seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
         return fit(*args, **kwargs)
 
-    monkeypatch.setattr(gp_sampler.GaussianProcess, "fit", recording_fit)
+    monkeypatch.setattr(GaussianProcess, "fit", recording_fit)
     run(GaussianProcessSampler(seed=7), 10)
     assert seen
     assert set(seen) == {1}
@@ -169,7 +169,7 @@ def test_the_linear_algebra_runs_on_one_blas_thread(monkeypatch: pytest.MonkeyPa
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # no inf - inf, no NaN on the way
 def test_infinite_results_count_as_the_worst_without_breaking_the_fit() -> None:
     sampler = GaussianProcessSampler(seed=8)
-    space = {"x": FloatDistribution(0.0, 1.0)}
+    space: dict[str, BaseDistribution] = {"x": FloatDistribution(0.0, 1.0)}
     study = optuna.create_study(sampler=sampler)
     for x, value in ((0.1, math.inf), (0.3, 1.0), (0.5, 0.5), (0.9, math.inf)):
         study.enqueue_trial({"x": x})

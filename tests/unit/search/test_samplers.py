@@ -14,8 +14,8 @@ import optuna
 import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import Algorithm
-from kubetune.search.auto import AutoSampler
-from kubetune.search.samplers import SAMPLER_FACTORIES, SamplerUnavailable, build_sampler
+from kubetune.search.auto import AutoSampler, Model
+from kubetune.search.samplers import SAMPLER_FACTORIES, build_sampler
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import TuningStudy
 from kubetune.trials import TrialOutcome, TrialState
@@ -24,13 +24,13 @@ from tests.unit.manifests import REMOVE, manifest
 
 TRIALS = 15
 
-CONTINUOUS = [
+CONTINUOUS: list[dict[str, Any]] = [
     {"name": "x", "type": "float", "min": -2.0, "max": 2.0},
     {"name": "lr", "type": "float", "min": 1e-4, "max": 1.0, "scale": "log"},
     {"name": "n", "type": "int", "min": 1, "max": 32},
     {"name": "kind", "type": "categorical", "values": ["a", "b", "c"]},
 ]
-FINITE = [
+FINITE: list[dict[str, Any]] = [
     {"name": "x", "type": "float", "min": -1.0, "max": 1.0, "step": 0.5},
     {"name": "n", "type": "int", "min": 1, "max": 4},
     {"name": "kind", "type": "categorical", "values": ["a", "b"]},
@@ -192,8 +192,8 @@ def test_registry_has_a_factory_for_every_algorithm() -> None:
             },
             AutoSampler,
         ),
-        ("gp", {}, optuna.samplers.GPSampler),
-        ("gp", {"nStartupTrials": 0, "deterministicObjective": True}, optuna.samplers.GPSampler),
+        ("gp", {}, AutoSampler),
+        ("gp", {"nStartupTrials": 0, "deterministicObjective": True}, AutoSampler),
         ("cmaes", {}, optuna.samplers.CmaEsSampler),
         (
             "cmaes",
@@ -247,8 +247,26 @@ def test_grid_over_a_continuous_space_is_refused_by_the_factory() -> None:
         build_sampler(strategy, SearchSpace.from_parameters(job.spec.parameters))
 
 
-def test_gp_without_torch_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
-    job = tuning_job("gp", seed=1)
-    with pytest.raises(SamplerUnavailable, match=r"kubetune\[gp\]"):
-        build_sampler(job.spec.strategy, SearchSpace.from_parameters(job.spec.parameters))
+def test_gp_is_kubetunes_own_gaussian_process_without_tpe() -> None:
+    """`gp` models every trial after startup with the GP, even where `bayesian` would switch to
+    TPE (more than 16 parameters), and needs no PyTorch."""
+    space = SearchSpace.from_parameters(
+        parse_tuningjob(
+            manifest(
+                parameters=[
+                    {"name": f"x{i}", "type": "float", "min": 0, "max": 1} for i in range(20)
+                ]
+            )
+        ).spec.parameters
+    )
+    job = tuning_job("gp", seed=1, settings={"nStartupTrials": 2})
+    sampler = build_sampler(job.spec.strategy, space)
+    assert isinstance(sampler, AutoSampler)
+    study = optuna.create_study(sampler=sampler)
+    models = []
+    for number in range(5):
+        trial = study.ask(space.distributions)
+        models.append(sampler.last_model)
+        study.tell(trial, sum((trial.params[f"x{i}"] - 0.3) ** 2 for i in range(20)) + number)
+    assert models == [Model.RANDOM, Model.RANDOM, Model.GP, Model.GP, Model.GP]
+    assert "torch" not in sys.modules

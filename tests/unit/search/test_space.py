@@ -215,6 +215,7 @@ def test_reverse_log_decode_stays_within_bounds(low: float, width: float, fracti
         + fraction * (math.log(distribution.high) - math.log(distribution.low))
     )
     value = space.decode({"1-m": stored})["m"]
+    assert isinstance(value, float)
     assert low <= value <= high
     assert value == pytest.approx(1 - stored, abs=1e-11)
 
@@ -231,6 +232,7 @@ def test_log_float_decode_stays_within_bounds(
     space = space_of({"name": "a", "type": "float", "min": low, "max": high, "scale": "log"})
     stored = math.exp(math.log(low) + fraction * (math.log(high) - math.log(low)))
     value = space.decode({"a": stored})["a"]
+    assert isinstance(value, float)
     assert low <= value <= high
     assert value == pytest.approx(stored, rel=1e-11)
 

@@ -51,6 +51,7 @@ def test_reverse_log_parameters_are_decoded(storage: optuna.storages.BaseStorage
     raw = {t.number: t.params for t in study.study.get_trials()}
     for record in study.records():
         momentum = record.params["momentum"]
+        assert isinstance(momentum, float)
         assert set(record.params) == {"x", "momentum", "kind"}
         assert 0.5 <= momentum <= 0.999
         assert momentum == pytest.approx(1 - raw[record.number]["1-momentum"], abs=1e-11)

@@ -13,7 +13,7 @@ import copy
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import urllib3
 from kubernetes import client
@@ -114,7 +114,7 @@ class FakeCoreV1Api:
 
     @staticmethod
     def _model(obj: dict[str, Any]) -> client.V1ConfigMap:
-        return client.V1ConfigMap.from_dict(copy.deepcopy(obj))
+        return cast(client.V1ConfigMap, client.V1ConfigMap.from_dict(copy.deepcopy(obj)))
 
     # ---- CoreV1Api ------------------------------------------------------------------------
     def list_namespaced_config_map(
@@ -136,14 +136,13 @@ class FakeCoreV1Api:
         start = int(_continue or 0)
         end = len(items) if not limit else start + limit
         token = str(end) if end < len(items) else None
-        return client.V1ConfigMapList.from_dict(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMapList",
-                "metadata": {"resourceVersion": str(self.resource_version), "continue": token},
-                "items": copy.deepcopy(items[start:end]),
-            }
-        )
+        listed = {
+            "apiVersion": "v1",
+            "kind": "ConfigMapList",
+            "metadata": {"resourceVersion": str(self.resource_version), "continue": token},
+            "items": copy.deepcopy(items[start:end]),
+        }
+        return cast(client.V1ConfigMapList, client.V1ConfigMapList.from_dict(listed))
 
     def read_namespaced_config_map(self, name: str, namespace: str, **_: Any) -> client.V1ConfigMap:
         self.calls.append(("get", name))
