@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # Install everything the tests need, then run them all: lint, types, unit and integration tests.
-# integration tests.
 #
 # Works on a fresh Debian/Ubuntu machine with Python >= 3.11, as root (or with passwordless
 # sudo): a virtualenv in .venv gets the package with its test extras, the operator's own
