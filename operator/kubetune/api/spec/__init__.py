@@ -1,0 +1,99 @@
+"""The typed ``TuningJob`` spec (``kubetune.io/v1alpha1``), as users write it.
+
+Field names are the API contract (see API.md): camelCase in manifests, snake_case in Python.
+Structure (types, enums, bounds, unknown fields) is checked here by pydantic; rules that span
+fields (a log scale needs ``min > 0``, grid needs a finite space, ...) live in ``validation``.
+
+One module per part of the spec (``objective``, ``parameters``, ``strategy`` with early
+stopping, ``limits``, ``metrics``, ``template``), assembled in ``tuningjob``; ``base`` holds the
+model class and the rules they share. A new field goes in the module of its part; this
+package re-exports every model.
+
+Every field carries a ``description``: ``kubetune.api.crd`` turns these models into the CRD, so
+the descriptions are what ``kubectl explain tuningjob.spec...`` shows. Write them for users:
+units, defaults and allowed values.
+"""
+
+from kubetune.api.spec.base import (
+    DURATION_HELP,
+    METRIC_NAME_HELP,
+    METRIC_NAME_PATTERN,
+    Duration,
+    MetricName,
+    SpecModel,
+)
+from kubetune.api.spec.limits import (
+    Limits,
+)
+from kubetune.api.spec.metrics import (
+    LogFormat,
+    MetricDefinition,
+    Metrics,
+    MetricsSource,
+    ObjectiveValue,
+    PrometheusQuery,
+    PrometheusSource,
+    SecretKeyRef,
+)
+from kubetune.api.spec.objective import (
+    Direction,
+    Objective,
+)
+from kubetune.api.spec.parameters import (
+    PARAMETER_NAME_PATTERN,
+    CategoricalValue,
+    Parameter,
+    ParameterType,
+    Scale,
+)
+from kubetune.api.spec.strategy import (
+    Algorithm,
+    EarlyStopping,
+    EarlyStoppingAlgorithm,
+    Strategy,
+)
+from kubetune.api.spec.template import (
+    TemplateMetadata,
+    TrialTemplate,
+)
+from kubetune.api.spec.tuningjob import (
+    RESOURCE_NAME_PATTERN,
+    ObjectMeta,
+    TuningJob,
+    TuningJobSpec,
+)
+
+__all__ = [
+    "DURATION_HELP",
+    "METRIC_NAME_HELP",
+    "METRIC_NAME_PATTERN",
+    "PARAMETER_NAME_PATTERN",
+    "RESOURCE_NAME_PATTERN",
+    "Algorithm",
+    "CategoricalValue",
+    "Direction",
+    "Duration",
+    "EarlyStopping",
+    "EarlyStoppingAlgorithm",
+    "Limits",
+    "LogFormat",
+    "MetricDefinition",
+    "MetricName",
+    "Metrics",
+    "MetricsSource",
+    "ObjectMeta",
+    "Objective",
+    "ObjectiveValue",
+    "Parameter",
+    "ParameterType",
+    "PrometheusQuery",
+    "PrometheusSource",
+    "Scale",
+    "SecretKeyRef",
+    "SpecModel",
+    "Strategy",
+    "TemplateMetadata",
+    "TrialTemplate",
+    "TuningJob",
+    "TuningJobSpec",
+]

@@ -1,0 +1,31 @@
+"""What every part of the spec shares: the model base class, name rules and help texts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from kubetune.api.duration import DURATION_PATTERN
+
+METRIC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]*$"
+Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
+MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN, max_length=128)]
+
+DURATION_HELP = "A duration: a number with unit s, m or h, parts may be combined (90s, 30m, 1h30m)."
+METRIC_NAME_HELP = (
+    "Starts with a letter or underscore, then letters, digits and _ . : / - (at most 128)."
+)
+
+
+class SpecModel(BaseModel):
+    """camelCase aliases, unknown fields rejected, immutable once loaded."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=False,
+        extra="forbid",
+        frozen=True,
+        strict=True,
+    )

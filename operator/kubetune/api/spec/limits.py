@@ -1,0 +1,79 @@
+"""``spec.limits``: trial counts, parallelism and timeouts."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kubetune.api.duration import parse_duration
+from kubetune.api.spec.base import (
+    DURATION_HELP,
+    Duration,
+    SpecModel,
+)
+
+
+class Limits(SpecModel):
+    """When the TuningJob ends, and how much runs at once."""
+
+    max_trials: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "How many trials to run in total (failed and stopped trials count). Required unless "
+            "strategy.algorithm is grid, where it defaults to the grid size. At least 1."
+        ),
+    )
+    parallel_trials: int = Field(
+        default=1,
+        ge=1,
+        description="How many trials run at the same time. At least 1; default 1.",
+    )
+    max_failed_trials: int = Field(
+        default=3,
+        ge=0,
+        description=(
+            "How many trials may fail before the TuningJob fails with reason "
+            "MaxFailedTrialsExceeded (failing one more than this ends it). 0 or more; default 3."
+        ),
+    )
+    max_runtime: Duration | None = Field(
+        default=None,
+        description=(
+            "Longest time the whole TuningJob may run; it then completes with reason "
+            f"MaxRuntimeReached. {DURATION_HELP} Unset: no limit."
+        ),
+    )
+    trial_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "Longest time one trial may run (set as the trial Job's activeDeadlineSeconds); "
+            f"it then fails with reason DeadlineExceeded. {DURATION_HELP} Unset: no limit."
+        ),
+    )
+    pending_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "Longest time a trial's pod may wait to be scheduled; it then fails with reason "
+            f"PendingTimeout. {DURATION_HELP} Unset: trials wait indefinitely."
+        ),
+    )
+    stop_after_trials_without_improvement: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Complete with reason NoImprovement once this many trials in a row finished without "
+            "improving on the best objective. At least 1. Unset: never."
+        ),
+    )
+
+    @property
+    def max_runtime_seconds(self) -> float | None:
+        return None if self.max_runtime is None else parse_duration(self.max_runtime)
+
+    @property
+    def trial_timeout_seconds(self) -> float | None:
+        return None if self.trial_timeout is None else parse_duration(self.trial_timeout)
+
+    @property
+    def pending_timeout_seconds(self) -> float | None:
+        return None if self.pending_timeout is None else parse_duration(self.pending_timeout)

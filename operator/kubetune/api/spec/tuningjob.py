@@ -1,0 +1,90 @@
+"""The TuningJob object and its spec, assembled from the parts in this package."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
+
+from kubetune.api.spec.base import (
+    SpecModel,
+)
+from kubetune.api.spec.limits import Limits
+from kubetune.api.spec.metrics import Metrics
+from kubetune.api.spec.objective import Objective
+from kubetune.api.spec.parameters import Parameter
+from kubetune.api.spec.strategy import EarlyStopping, Strategy
+from kubetune.api.spec.template import TrialTemplate
+
+# DNS-1123 label: the TuningJob name becomes part of Job names and label values.
+RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class TuningJobSpec(SpecModel):
+    """What to tune, how to search, and when to stop."""
+
+    objective: Objective = Field(description="The metric to optimize and its direction.")
+    parameters: Annotated[list[Parameter], Field(min_length=1, max_length=50)] = Field(
+        description="The search space: 1 to 50 parameters with unique names."
+    )
+    strategy: Strategy = Field(
+        default_factory=Strategy,
+        description="The search algorithm and its options. Default: bayesian.",
+    )
+    early_stopping: EarlyStopping = Field(
+        default_factory=EarlyStopping,
+        description="Stopping unpromising trials early. Default: none.",
+    )
+    limits: Limits = Field(
+        default_factory=Limits,
+        description=(
+            "Trial counts, parallelism and timeouts. maxTrials is required unless the strategy "
+            "is grid."
+        ),
+    )
+    metrics: Metrics = Field(
+        default_factory=Metrics,
+        description="How trial metrics are collected. Default: parsed from the trial's logs.",
+    )
+    trial_template: TrialTemplate = Field(
+        description="The Job that runs one trial, with ${params.NAME} placeholders."
+    )
+
+
+class ObjectMeta(SpecModel):
+    """The TuningJob's name, namespace, labels and annotations."""
+
+    # Objects read back from a cluster carry uid, resourceVersion, managedFields and more.
+    model_config = ConfigDict(extra="allow")
+
+    name: Annotated[str, Field(pattern=RESOURCE_NAME_PATTERN, max_length=253)] = Field(
+        description=(
+            "Name of the TuningJob: lower-case letters, digits and '-', starting and ending "
+            "with a letter or digit. Trial Jobs are named <name>-<number> (shortened with a "
+            "hash when longer than 63 characters)."
+        )
+    )
+    namespace: str | None = Field(
+        default=None, description="Namespace; trial Jobs run in the same namespace."
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the TuningJob.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict, description="Annotations of the TuningJob."
+    )
+
+
+class TuningJob(SpecModel):
+    """A hyperparameter search: trials run as Jobs until a limit or the target is reached."""
+
+    api_version: Literal["kubetune.io/v1alpha1"] = Field(description="kubetune.io/v1alpha1")
+    kind: Literal["TuningJob"] = Field(description="TuningJob")
+    metadata: ObjectMeta = Field(description="Standard object metadata.")
+    spec: TuningJobSpec = Field(description="What to tune, how to search, and when to stop.")
+    # Written by the operator, never read as input; accepted so objects read back validate.
+    status: dict[str, Any] | None = Field(
+        default=None, description="Progress of the search, written by the operator."
+    )
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
