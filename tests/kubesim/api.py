@@ -404,7 +404,13 @@ class Api:
             return old  # no-op writes do not bump the resourceVersion, as in Kubernetes
         if dry_run:
             return new
-        if old_m.get("deletionTimestamp") and not m.get("finalizers"):
+        if (
+            old_m.get("deletionTimestamp")
+            and not m.get("finalizers")
+            and (old_m.get("finalizers") or not old_m.get("deletionGracePeriodSeconds"))
+        ):
+            # The last finalizer went (or nothing waits for a grace period): the object goes.
+            # A pod still within its grace period stays until its containers have stopped.
             removed = self._remove(rt, old)
             return removed
         stored = self.store.put(rt.group_resource, new, "MODIFIED")

@@ -72,7 +72,9 @@ def _default_job(obj: dict[str, Any]) -> None:
     spec.setdefault("backoffLimit", 6)
     spec.setdefault("completionMode", "NonIndexed")
     spec.setdefault("suspend", False)
-    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+    # With a podFailurePolicy a pod is replaced only once it has stopped (SetDefaults_Job).
+    replacement = "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    spec.setdefault("podReplacementPolicy", replacement)
     pod_spec = template.setdefault("spec", {})
     default_pod_spec(pod_spec, restart_policy=pod_spec.get("restartPolicy", ""))
 

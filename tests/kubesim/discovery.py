@@ -27,6 +27,7 @@ _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "log": ["get"],
     "binding": ["create"],
+    "eviction": ["create"],
     "finalize": ["update"],
     "scale": ["get", "patch", "update"],
 }
@@ -65,8 +66,8 @@ def _resource_entries(rt: ResourceType) -> list[dict[str, Any]]:
     if rt.scale_subresource:
         subs.append("scale")
     for sub in subs:
-        kind = {"binding": "Binding", "scale": "Scale"}.get(sub, rt.kind)
-        group = {"scale": "autoscaling"}.get(sub)
+        kind = {"binding": "Binding", "scale": "Scale", "eviction": "Eviction"}.get(sub, rt.kind)
+        group = {"scale": "autoscaling", "eviction": "policy"}.get(sub)
         entry: dict[str, Any] = {
             "name": f"{rt.plural}/{sub}",
             "singularName": "",

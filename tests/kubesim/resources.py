@@ -86,7 +86,7 @@ def _builtin_types() -> list[ResourceType]:
             short_names=["po"],
             categories=["all"],
             status_subresource=True,
-            extra_subresources=["log", "binding"],
+            extra_subresources=["log", "binding", "eviction"],
         ),
         ResourceType("", "v1", "Binding", "bindings", True, verbs=["create"]),
         ResourceType("", "v1", "Event", "events", True, short_names=["ev"]),

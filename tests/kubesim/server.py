@@ -15,7 +15,17 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from . import discovery, openapi, patching, podlogs, protobuf, request_info, tables, watch
+from . import (
+    discovery,
+    eviction,
+    openapi,
+    patching,
+    podlogs,
+    protobuf,
+    request_info,
+    tables,
+    watch,
+)
 from .api import Api, DeleteOptions
 from .errors import ApiError, bad_request
 from .faults import CONTROL_PREFIX, Faults, apply_latency, control_routes, fault_response
@@ -356,6 +366,8 @@ class Server:
         if sub == "binding" and rt.group_resource == ("", "pods") and verb == "create":
             self.api.bind(ns, info.name, await self._body(request))
             return _json(_success(), 201)
+        if sub == "eviction" and rt.group_resource == ("", "pods") and verb == "create":
+            return _json(eviction.evict(self.api, ns, info.name, await self._body(request)), 201)
         if (sub == "status" and rt.status_subresource) or (
             sub == "finalize" and rt.group_resource == ("", "namespaces")
         ):

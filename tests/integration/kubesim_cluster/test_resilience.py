@@ -19,7 +19,7 @@ from .support import (
 )
 
 SLEEP_TREE = ["sh", "-c", "sleep 300 & echo child=$!; echo main=$$$$; wait"]
-COMPONENTS = ("job-controller", "scheduler", "kubelet")
+COMPONENTS = ("job-controller", "scheduler", "node-lifecycle", "kubelet")
 
 
 def test_requests_carry_component_user_agents(

@@ -6,6 +6,7 @@ clients of that API server:
 
 * :mod:`.jobs` — batch/v1 Job controller (creates pods, counts, backoff, deadlines, TTL);
 * :mod:`.scheduler` — binds pods to nodes using the predicates in :mod:`.scheduling`;
+* :mod:`.node_lifecycle` — taints nodes that are not Ready and evicts their pods;
 * :mod:`.kubelet` — runs each bound pod's containers as local process groups
   (:mod:`.containers` builds argv/env) and reports pod status;
 * :mod:`.nodes` — the Node objects (:func:`default_nodes`, :func:`load_nodes`; the node config
@@ -25,6 +26,7 @@ from pathlib import Path
 from .client import ApiClient
 from .jobs import JobController
 from .kubelet import Kubelet
+from .node_lifecycle import NodeLifecycle
 from .nodes import default_nodes, load_nodes
 from .scheduler import Scheduler
 
@@ -40,13 +42,13 @@ async def run_controllers(api_url: str, state_dir: Path, stop: asyncio.Event) ->
     the emulator never leaves trial processes behind. A controller that crashes is logged and
     the others keep running (the API server stays useful for whatever is left).
     """
-    clients = {
-        name: ApiClient(api_url, name) for name in ("job-controller", "scheduler", "kubelet")
-    }
+    names = ("job-controller", "scheduler", "node-lifecycle", "kubelet")
+    clients = {name: ApiClient(api_url, name) for name in names}
     kubelet = Kubelet(clients["kubelet"], state_dir)
     components = {
         "job-controller": JobController(clients["job-controller"]).run(),
         "scheduler": Scheduler(clients["scheduler"]).run(),
+        "node-lifecycle": NodeLifecycle(clients["node-lifecycle"]).run(),
         "kubelet": kubelet.run(),
     }
     tasks = {

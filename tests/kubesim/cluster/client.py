@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 RETRY_ATTEMPTS = 8
 RETRY_CAP_SECONDS = 2.0
 
@@ -159,10 +160,11 @@ class ApiClient:
         """POST a new object to a collection path."""
         return await self.request("POST", path, body=body)  # type: ignore[no-any-return]
 
-    async def patch(self, path: str, patch: Obj) -> Obj:
-        """JSON merge patch (RFC 7386): lists in ``patch`` replace the stored lists whole."""
+    async def patch(self, path: str, patch: Obj, content_type: str = MERGE_PATCH) -> Obj:
+        """JSON merge patch (RFC 7386) by default: lists in ``patch`` replace the stored lists
+        whole; ``STRATEGIC_PATCH`` merges keyed lists (pod conditions by type) instead."""
         return await self.request(  # type: ignore[no-any-return]
-            "PATCH", path, body=patch, content_type=MERGE_PATCH
+            "PATCH", path, body=patch, content_type=content_type
         )
 
     async def delete(self, path: str, propagation: str | None = None) -> Any:

@@ -81,7 +81,7 @@ def expand(text: str, mapping: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def base_environment(pod_name: str) -> dict[str, str]:
+def base_environment(hostname: str) -> dict[str, str]:
     """The minimal environment every container starts from."""
     env = {
         key: value
@@ -94,7 +94,7 @@ def base_environment(pod_name: str) -> dict[str, str]:
         path = python_dir + os.pathsep + path
     env["PATH"] = path
     env.setdefault("HOME", "/root")
-    env["HOSTNAME"] = pod_name
+    env["HOSTNAME"] = hostname
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -222,7 +222,10 @@ async def container_environment(
             value = ""
         if value is not None:
             declared[name] = value
-    full = base_environment(pod.get("metadata", {}).get("name", ""))
+    # The container's hostname: spec.hostname if set (Indexed Jobs set <job>-<index>), else
+    # the pod's name, as the kubelet does.
+    hostname = pod.get("spec", {}).get("hostname") or pod.get("metadata", {}).get("name", "")
+    full = base_environment(hostname)
     full.update(declared)
     return declared, full
 

@@ -56,6 +56,11 @@ OOM_EXIT_CODE = 137
 LOG_DRAIN_SECONDS = 2.0
 _MEMORY_ERROR_WINDOW = 4096
 TERMINAL_PHASES = ("Succeeded", "Failed")
+# The pod conditions this kubelet owns; others (DisruptionTarget, readiness gates) are written
+# by other components and must survive the kubelet's status updates, as in Kubernetes.
+KUBELET_CONDITIONS = frozenset(
+    ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
+)
 
 
 def _now() -> str:
@@ -306,6 +311,17 @@ class PodWorker:
             condition["reason"] = reason
         return condition
 
+    def _foreign_conditions(self) -> list[dict[str, Any]]:
+        """Conditions others set on the pod, from the newest copy this kubelet has seen."""
+        latest = self.kubelet.pods.cache.get(f"{self.namespace}/{self.name}") or self.pod
+        if latest.get("metadata", {}).get("uid") != self.uid:
+            latest = self.pod
+        return [
+            dict(c)
+            for c in latest.get("status", {}).get("conditions") or []
+            if c.get("type") not in KUBELET_CONDITIONS
+        ]
+
     def render(self) -> dict[str, Any]:
         """The full pod status as kubelet would report it now."""
         ready = all("running" in c.state for c in self.main) and self.phase == "Running"
@@ -328,6 +344,7 @@ class PodWorker:
                 self._condition("Ready", ready, not_ready_reason),
                 self._condition("ContainersReady", ready, not_ready_reason),
                 self._condition("PodScheduled", True),
+                *self._foreign_conditions(),
             ],
             "containerStatuses": [c.status() for c in self.main],
         }
