@@ -3,10 +3,20 @@
 The image is ignored (there is no container runtime); the command, args, env and workingDir of
 the primary container are used as written, after parameter injection. ``python``/``python3`` as
 the command run with the interpreter kubetune itself runs on, so a virtualenv just works.
+
+A multi-pod template (an Indexed Job: ``completionMode: Indexed``, ``completions`` N) runs as N
+processes with ``JOB_COMPLETION_INDEX`` 0 … N-1, as the Job controller would start N pods; the
+trial succeeds when all of them do, fails (the others stopped) when one fails, and its metrics
+come from index 0's log. Indexes above 0 log to ``<trial>-<index>.log`` beside it.
+
+A process killed by a signal kubetune did not send fails its trial: ``OOMKilled`` when it was a
+SIGKILL while the kernel's OOM killer ran in our cgroup (:mod:`kubetune.runtime.oom`), else
+``Error``, the signal named in the message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -32,6 +42,7 @@ from kubetune.metrics.logs import (
     read_lines,
 )
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
+from kubetune.runtime.oom import OomWitness, memory_events_path
 from kubetune.runtime.processes import kill_tree
 from kubetune.search.space import ParamValue
 
@@ -39,6 +50,16 @@ log = logging.getLogger(__name__)
 
 PYTHON_COMMANDS = ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}")
 LAST_LINES_IN_MESSAGE = 3
+INDEX_ENV = "JOB_COMPLETION_INDEX"
+
+
+def completion_indexes(rendered: Mapping[str, Any]) -> int:
+    """How many processes a rendered trial Job runs locally: ``completions`` for an Indexed
+    Job, else one."""
+    spec = rendered.get("spec") or {}
+    if spec.get("completionMode") != "Indexed":
+        return 1
+    return max(1, int(spec.get("completions") or 1))
 
 
 @dataclass(frozen=True)
@@ -84,7 +105,7 @@ def local_command(job: TuningJob, rendered: Mapping[str, Any], base_dir: Path) -
 @dataclass
 class _LocalTrial:
     number: int
-    process: subprocess.Popen[bytes] | None
+    processes: list[subprocess.Popen[bytes]]  # one per completion index; [0] logs the metrics
     log_path: Path
     started: float
     result: RuntimeTrial | None = None  # set once the process has ended
@@ -92,6 +113,11 @@ class _LocalTrial:
     stopped: bool = False
     live: _LogFollower | None = None  # what it printed so far, while it runs
     ended: float | None = None
+    oom: OomWitness | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self.processes[0] if self.processes else None
 
 
 class _LogFollower:
@@ -143,6 +169,7 @@ class LocalBackend:
         self._lock = threading.Lock()
         self.changed = threading.Event()
         self.notes: list[str] = []
+        self._memory_events = memory_events_path()
 
     def log_path(self, number: int) -> Path:
         return self.log_dir / f"{trial_name(self.job.name, number)}.log"
@@ -154,22 +181,34 @@ class LocalBackend:
                 return
         rendered = render_trial_job(self.job, number, params)
         log_path = self.log_path(number)
-        trial = _LocalTrial(number, None, log_path, time.time())
+        trial = _LocalTrial(number, [], log_path, time.time())
         if self.job.spec.metrics.source == "logs":
             trial.live = _LogFollower(self.job, log_path)
+        indexes = completion_indexes(rendered)
+        trial.oom = OomWitness(self._memory_events)
         try:
             command = local_command(self.job, rendered, self.base_dir)
-            with log_path.open("wb") as output:
-                trial.process = subprocess.Popen(
-                    command.argv,
-                    env=command.env,
-                    cwd=command.cwd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: the whole tree can be killed
-                )
+            for index in range(indexes):
+                env = dict(command.env)
+                if indexes > 1:
+                    env[INDEX_ENV] = str(index)
+                path = log_path if index == 0 else self._index_log_path(number, index)
+                with path.open("wb") as output:
+                    trial.processes.append(
+                        subprocess.Popen(
+                            command.argv,
+                            env=env,
+                            cwd=command.cwd,
+                            stdin=subprocess.DEVNULL,
+                            stdout=output,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,  # its own group: the whole tree can be killed
+                        )
+                    )
         except (OSError, ValueError) as error:
+            for process in trial.processes:
+                kill_tree(process, grace=0)
+            trial.processes = []
             trial.result = RuntimeTrial(
                 number, Phase.FAILED, TrialReason.LAUNCH_FAILED, f"could not start: {error}"
             )
@@ -184,23 +223,50 @@ class LocalBackend:
             self._trials[number] = trial
         threading.Thread(target=self._watch, args=(trial,), daemon=True).start()
 
+    def _index_log_path(self, number: int, index: int) -> Path:
+        return self.log_dir / f"{trial_name(self.job.name, number)}-{index}.log"
+
     def _watch(self, trial: _LocalTrial) -> None:
-        """Wait for the process (enforcing trialTimeout), then record how it ended."""
-        process = trial.process
-        assert process is not None
+        """Wait for the processes (enforcing trialTimeout; one failing stops the others), then
+        record how the trial ended."""
         timeout = self.job.spec.limits.trial_timeout_seconds
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            trial.timed_out = True
-            kill_tree(process)
-        else:
-            kill_tree(process, grace=0)  # reap anything the trial left behind in its group
+        deadline = None if timeout is None else trial.started + timeout
+        failed: tuple[int, int] | None = None  # (index, return code) of the first failure
+        waiting = dict(enumerate(trial.processes))
+        while waiting and failed is None:
+            for index, process in list(waiting.items()):
+                code = process.poll()
+                if code is None:
+                    continue
+                del waiting[index]
+                if code != 0:
+                    failed = (index, code)
+                    break
+            if waiting and failed is None:
+                if deadline is not None and time.time() >= deadline:
+                    trial.timed_out = True
+                    break
+                # One process: block on it; several: look at each in turn, briefly.
+                first = next(iter(waiting.values()))
+                wait = 0.05 if len(waiting) > 1 else None
+                if deadline is not None:
+                    left = max(0.0, deadline - time.time())
+                    wait = left if wait is None else min(wait, left)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    first.wait(timeout=wait)
+        for process in trial.processes:
+            # Reap what the trial left behind in its groups; stop the rest of a failed trial.
+            kill_tree(process, grace=0 if process.poll() is not None else 2.0)
         trial.ended = time.time()
-        trial.result = self._result(trial, process.returncode)
+        if failed is None:
+            failed = next(
+                ((i, p.returncode) for i, p in enumerate(trial.processes) if p.returncode != 0),
+                None,
+            )
+        trial.result = self._result(trial, failed)
         self.changed.set()
 
-    def _result(self, trial: _LocalTrial, code: int) -> RuntimeTrial:
+    def _result(self, trial: _LocalTrial, failed: tuple[int, int] | None) -> RuntimeTrial:
         parser = LogMetricsParser(self.job.spec.metrics, self.job.spec.objective.metric_names)
         tail: list[str] = []
         with trial.log_path.open("rb") as stream:
@@ -217,13 +283,20 @@ class LocalBackend:
                 f"killed after trialTimeout {limit}",
                 metrics=parser.series,
             )
-        if code == 0:
+        if failed is None:
             return RuntimeTrial(number, Phase.SUCCEEDED, metrics=parser.series)
+        index, code = failed
+        where = f"index {index} " if len(trial.processes) > 1 else ""
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
-        last = f"; last output: {' | '.join(tail)}" if tail else ""
-        return RuntimeTrial(
-            number, Phase.FAILED, TrialReason.ERROR, how + last, metrics=parser.series
-        )
+        reason = TrialReason.ERROR
+        if code == -signal.SIGKILL and not trial.stopped:
+            if trial.oom is not None and trial.oom.saw_oom_kill():
+                reason = TrialReason.OOM_KILLED
+                how += " (the kernel's OOM killer ran: out of memory)"
+            else:
+                how += " (not sent by kubetune)"
+        last = f"; last output: {' | '.join(tail)}" if tail and index == 0 else ""
+        return RuntimeTrial(number, Phase.FAILED, reason, where + how + last, metrics=parser.series)
 
     def observe(self, running: Collection[int] = ()) -> Mapping[int, RuntimeTrial]:
         with self._lock:
@@ -267,18 +340,19 @@ class LocalBackend:
     def stop(self, number: int) -> None:
         with self._lock:
             trial = self._trials.get(number)
-        if trial is None or trial.process is None or trial.result is not None:
+        if trial is None or not trial.processes or trial.result is not None:
             return
         trial.stopped = True
-        kill_tree(trial.process)
+        for process in trial.processes:
+            kill_tree(process)
 
     def stop_all(self) -> None:
         with self._lock:
-            running = [t for t in self._trials.values() if t.result is None and t.process]
+            running = [t for t in self._trials.values() if t.result is None and t.processes]
         for trial in running:
             trial.stopped = True
-            assert trial.process is not None
-            kill_tree(trial.process, grace=2.0)
+            for process in trial.processes:
+                kill_tree(process, grace=2.0)
 
     def running(self) -> list[int]:
         with self._lock:
