@@ -32,10 +32,6 @@ def trial_budget(spec: TuningJobSpec) -> tuple[int, Reason]:
     return max_trials, Reason.MAX_TRIALS_REACHED
 
 
-def is_better(spec: TuningJobSpec, value: float, than: float) -> bool:
-    return value < than if spec.objective.direction == "minimize" else value > than
-
-
 def best_trial(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
     """The completed trial with the best objective (the earliest one on ties)."""
     completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
