@@ -9,9 +9,8 @@ No SDK and no sidecar: a trial reports by printing. Three formats are understood
 ``auto`` reads both key=value and JSON lines. Definitions, when given, take precedence for their
 metrics in every format. Each value keeps its step: the ``step`` (or ``epoch``/``iteration``) on
 the same line when there is one, else how many values of that metric came before. Lines are
-capped in length before any matching, so a runaway line cannot stall the parser; ``LineSplitter``
-cuts a log read in chunks into lines and drops what is past the cap as it arrives, so a runaway
-line cannot fill the memory of whoever reads it either.
+capped in length before any matching, so a runaway line cannot stall the parser. Logs are cut
+into lines by ``kubetune.metrics.lines`` (``\\r`` ends a line too), the same on every path.
 """
 
 from __future__ import annotations
@@ -19,17 +18,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 from kubetune.api.spec import Metrics
+from kubetune.metrics.lines import MAX_LINE_BYTES, iter_lines
 
-MAX_LINE_CHARS = 16_384
-# What LineSplitter keeps of a line: UTF-8 takes at most 4 bytes a character, so these bytes
-# always decode to at least the MAX_LINE_CHARS characters the parser looks at.
-MAX_LINE_BYTES = 4 * MAX_LINE_CHARS
-READ_CHUNK_BYTES = 256 * 1024
+MAX_LINE_CHARS = MAX_LINE_BYTES // 4
+"""What the parser reads of a line: every character of it is in what the splitter keeps."""
 STEP_KEYS = ("step", "epoch", "iteration")
 
 _NUMBER = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf(?:inity)?)"
@@ -114,7 +110,8 @@ class LogMetricsParser:
         return self.series
 
     def feed_text(self, text: str) -> MetricSeries:
-        return self.feed_lines(text.splitlines())
+        """Every line of a whole log, cut by the rule every log path follows."""
+        return self.feed_lines(iter_lines([text.encode("utf-8", errors="surrogatepass")]))
 
     def feed(self, line: str) -> None:
         line = line[:MAX_LINE_CHARS]
@@ -174,59 +171,6 @@ def _step_of(values: Mapping[str, object]) -> int | None:
             if number is not None and math.isfinite(number) and number >= 0:
                 return int(number)
     return None
-
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")
-
-
-class LineSplitter:
-    """Cuts a byte stream, fed in chunks of any size, into lines of text.
-
-    Lines end as in Python's text mode (``\n``, ``\r\n`` or ``\r``; a ``\r\n`` split between
-    two chunks is one line end) and are decoded as UTF-8, bad bytes replaced. Only the first
-    ``MAX_LINE_BYTES`` of a line are kept, the rest is dropped as it arrives: memory stays
-    bounded however long a line is, and the parser reads exactly what it would of the whole line.
-    """
-
-    def __init__(self) -> None:
-        self._line = bytearray()  # the start of the current line, at most MAX_LINE_BYTES
-        self._after_cr = False  # the last chunk ended with \r: a \n first in the next is its end
-
-    def feed(self, data: bytes) -> list[str]:
-        """The lines that ``data`` completes; a partial last line waits for its end."""
-        if not data:
-            return []
-        start = 1 if self._after_cr and data.startswith(b"\n") else 0
-        lines = []
-        for match in _LINE_END.finditer(data, start):
-            self._keep(data, start, match.start())
-            lines.append(self._take())
-            start = match.end()
-        self._keep(data, start, len(data))
-        self._after_cr = data.endswith(b"\r")
-        return lines
-
-    def flush(self) -> list[str]:
-        """The last line when the stream ended without a line end."""
-        return [self._take()] if self._line else []
-
-    def _keep(self, data: bytes, start: int, end: int) -> None:
-        room = MAX_LINE_BYTES - len(self._line)
-        if room > 0 and end > start:
-            self._line += data[start : min(end, start + room)]
-
-    def _take(self) -> str:
-        text = self._line.decode("utf-8", errors="replace")
-        self._line = bytearray()
-        return text
-
-
-def read_lines(stream: BinaryIO) -> Iterator[str]:
-    """Every line of a binary stream, read in chunks and cut by a ``LineSplitter``."""
-    splitter = LineSplitter()
-    while chunk := stream.read(READ_CHUNK_BYTES):
-        yield from splitter.feed(chunk)
-    yield from splitter.flush()
 
 
 def parse_log(metrics: Metrics, names: Sequence[str], text: str) -> MetricSeries:

@@ -34,13 +34,8 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
-from kubetune.metrics.logs import (
-    READ_CHUNK_BYTES,
-    LineSplitter,
-    LogMetricsParser,
-    MetricSeries,
-    read_lines,
-)
+from kubetune.metrics.lines import READ_CHUNK_BYTES, LineSplitter, read_lines
+from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
 from kubetune.runtime.oom import OomWitness, memory_events_path
 from kubetune.runtime.processes import kill_tree

@@ -1,4 +1,5 @@
-"""``LineSplitter`` and ``read_lines``: a log read in chunks, cut into lines with bounded memory."""
+"""The one line splitter of every log path: a log read in chunks, cut into lines with bounded
+memory, the same lines whatever the chunks (a file's reads, a finished or a followed pod log)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kubetune.api.spec import Metrics
-from kubetune.metrics.logs import (
-    MAX_LINE_BYTES,
-    MAX_LINE_CHARS,
-    LineSplitter,
-    LogMetricsParser,
-    read_lines,
-)
+from kubetune.metrics.lines import MAX_LINE_BYTES, LineSplitter, iter_lines, read_lines
+from kubetune.metrics.logs import MAX_LINE_CHARS, LogMetricsParser
 
 
-def split(data: bytes, cuts: list[int]) -> list[str]:
+def split(data: bytes, cuts: list[int], max_line_bytes: int = MAX_LINE_BYTES) -> list[str]:
     """``data`` fed to a splitter in pieces cut at ``cuts``, then flushed."""
-    splitter = LineSplitter()
+    splitter = LineSplitter(max_line_bytes)
     lines: list[str] = []
     start = 0
     for cut in sorted(cuts):
@@ -53,6 +49,8 @@ def test_lines_are_what_text_mode_reads_wherever_the_chunks_end(
 def test_a_crlf_split_between_chunks_ends_one_line() -> None:
     assert split(b"a=1\r\nb=2\r\n", [4]) == ["a=1", "b=2"]
     assert split(b"a=1\r\rb=2", [4]) == ["a=1", "", "b=2"]
+    assert split(b"a=1\r\n\nb=2", [4, 5]) == ["a=1", "", "b=2"]  # the \n alone, then one more
+    assert split(b"a=1\r\n\nb=2", [4, 4, 5, 5]) == ["a=1", "", "b=2"]  # and empty chunks
 
 
 def test_a_partial_last_line_waits_for_its_end() -> None:
@@ -112,3 +110,51 @@ def test_a_50_mb_line_is_read_in_bounded_memory() -> None:
 def test_read_lines_reads_a_stream_to_its_end() -> None:
     data = b"a=1\r\n" + b"y" * (5 * MAX_LINE_BYTES) + b"\nloss=0.5"
     assert list(read_lines(io.BytesIO(data))) == ["a=1", "y" * MAX_LINE_BYTES, "loss=0.5"]
+
+
+@given(LOG_BYTES, st.lists(st.integers(min_value=0, max_value=200), max_size=6), st.integers(1, 9))
+def test_capped_lines_are_the_same_wherever_the_chunks_end(
+    data: bytes, cuts: list[int], cap: int
+) -> None:
+    lines = split(data, cuts, cap)
+    assert lines == split(data, [], cap)
+    assert all(len(line) <= cap for line in lines)  # a character takes a byte at least
+    # Each line is the start of the uncapped one: nothing of one line spills into the next.
+    assert all(whole.startswith(line) for line, whole in zip(lines, split(data, []), strict=True))
+
+
+def test_a_line_cut_inside_a_character_loses_that_character_only() -> None:
+    assert split("ab€€".encode() + b"\n", [], max_line_bytes=6) == ["ab€"]
+    assert split(b"ab\xff\xffcd\n", [], max_line_bytes=3) == ["ab\ufffd"]  # broken, not cut
+
+
+def test_every_progress_bar_update_is_a_line() -> None:
+    bar = b"".join(b"\r 40%%|####  | %d/10 [loss=0.%d]" % (n, 9 - n) for n in range(10))
+    assert split(bar + b"\n", [13, 50]) == [
+        "",
+        *(f" 40%|####  | {n}/10 [loss=0.{9 - n}]" for n in range(10)),
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 16 * 1024, 64 * 1024, 256 * 1024])
+def test_local_and_cluster_reads_give_the_same_metrics(chunk: int) -> None:
+    """The local runner reads the log file in 256 KiB reads; a finished pod log streams in
+    64 KiB chunks and a followed one in 16 KiB: each trial reports the same values."""
+    log = b"".join(b"epoch=%d loss=%d\r" % (n, n) for n in range(3000)) + b"x" * 300_000
+    log += b"\r\nloss=0.5\r\n"
+    local = LogMetricsParser(Metrics(), ["loss"])
+    local.feed_lines(read_lines(io.BytesIO(log)))
+    cluster = LogMetricsParser(Metrics(), ["loss"])
+    cluster.feed_lines(iter_lines(log[i : i + chunk] for i in range(0, len(log), chunk)))
+    assert cluster.series == local.series
+    assert local.series.count("loss") == 3001
+    assert local.series.latest("loss") == 0.5
+
+
+def test_a_long_line_is_scanned_once() -> None:
+    """Time linear in the log: bytes past the cap are neither kept nor copied again."""
+    splitter = LineSplitter(max_line_bytes=16)
+    for _ in range(1000):
+        assert splitter.feed(b"y" * 1000) == []
+        assert len(splitter._line) <= 16
+    assert splitter.feed(b"\n") == ["y" * 16]

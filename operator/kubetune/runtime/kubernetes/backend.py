@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
+from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import (
     PrometheusAuth,
@@ -55,18 +56,6 @@ class ClusterView:
 
     jobs: Mapping[int, JobView]
     pods: Mapping[int, Sequence[PodView]]
-
-
-def iter_lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    """Lines of a streamed log, decoded leniently; the last line may lack a newline."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.decode("utf-8", errors="replace")
-    if pending:
-        yield pending.decode("utf-8", errors="replace")
 
 
 class KubernetesBackend:

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.spec import TuningJobSpec
+from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ class LogFollower:
                 log.debug("closing the log stream of %s failed", self.pod, exc_info=True)
 
     def _run(self) -> None:
-        from kubetune.runtime.kubernetes.backend import iter_lines
-
         try:
             self._response = self.core.read_namespaced_pod_log(
                 self.pod,
