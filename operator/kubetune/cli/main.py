@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import optuna
 import yaml
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +16,7 @@ from rich.markup import escape
 from kubetune.api import SpecError, TuningJob, load_tuningjobs
 from kubetune.api.duration import DURATION_PATTERN, parse_duration
 from kubetune.api.status import ConditionType
+from kubetune.cli import report_command
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.prometheus import ENV_URL as ENV_PROMETHEUS_URL
 from kubetune.metrics.prometheus import PrometheusNotConfigured
@@ -192,34 +192,6 @@ def _announce(job: TuningJob, storage: str) -> None:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--storage", default=None, help="Optuna storage URL used for the run.")
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path),
-    default=Path("kubetune-runs"),
-    show_default=True,
-    help="Where the run's studies and trial logs are.",
-)
-def report(file: Path, storage: str | None, output_dir: Path) -> None:
-    """Show the trials and the best trial of a local run."""
-    from kubetune.cli.display import best_text, trials_table
-    from kubetune.runtime.runner import RunPaths
-    from kubetune.search.storage import open_storage
-    from kubetune.search.study import TuningStudy
-
-    for job in _load(file):
-        paths = RunPaths.for_job(job, output_dir, storage)
-        opened = open_storage(paths.storage)
-        if job.name not in optuna.study.get_all_study_names(opened):
-            errors.print(f"[red]{job.name}:[/red] no study in {paths.storage}; run it first")
-            sys.exit(EXIT_FAILED)
-        trials = TuningStudy(job, opened).records()
-        console.print(trials_table(job, trials))
-        console.print(best_text(job, trials))
-
-
-@cli.command()
 @click.option(
     "--output",
     "-o",
@@ -315,6 +287,9 @@ def operator(
             raise click.BadParameter(str(error), param_hint="--finished-job-retention") from None
         retention = JobRetention(seconds, keep_best_job)
     run_operator(namespaces, health_port, kubeconfig, log_format, verbose, retention)
+
+
+cli.add_command(report_command.report)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from kubetune.api.spec import TuningJob
@@ -76,6 +77,16 @@ class RunPaths:
     def logs(self) -> Path:
         return self.root / "trials"
 
+    @property
+    def manifest(self) -> Path:
+        """The TuningJob the run tunes, kept so the run directory alone can be reported on."""
+        return self.root / "tuningjob.yaml"
+
+    def keep_manifest(self, job: TuningJob) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        document = job.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        self.manifest.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
 
 @dataclass
 class RunReport:
@@ -134,6 +145,7 @@ def run_local(
     """
     begun = time.monotonic()
     study = _open_study(job, paths.storage)
+    paths.keep_manifest(job)
     study.start_run_clock()
     prometheus = local_prometheus_metrics(job.spec, prometheus_url)
     backend = LocalBackend(job, base_dir=base_dir, log_dir=paths.logs, prometheus=prometheus)

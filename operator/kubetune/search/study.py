@@ -207,7 +207,7 @@ class TuningStudy:
         for trial in self.study.get_trials(deepcopy=False):
             record = finished.get(trial.number)
             if record is None:
-                state = _STATES.get(trial.state)
+                state = trial_state(trial)
                 if state is None:  # WAITING: enqueued but never asked
                     continue
                 self._trial_ids[trial.number] = trial._trial_id
@@ -218,18 +218,7 @@ class TuningStudy:
         return records
 
     def _record(self, trial: FrozenTrial, state: TrialState) -> TrialRecord:
-        attrs = trial.user_attrs
-        return TrialRecord(
-            number=trial.number,
-            state=state,
-            params=self.space.decode(trial.params),
-            # A pruned trial keeps its last intermediate value (Optuna stores it as the value).
-            objective=trial.value if state in (TrialState.COMPLETE, TrialState.PRUNED) else None,
-            metrics=attrs.get(ATTR_METRICS, {}),
-            reason=attrs.get(ATTR_REASON),
-            message=attrs.get(ATTR_MESSAGE),
-            intermediate=trial.intermediate_values,
-        )
+        return trial_record(trial, state, self.space)
 
     def ask(self, count: int) -> list[TrialRecord]:
         """Suggest ``count`` new trials; their parameters are stored before this returns."""
@@ -298,6 +287,29 @@ class TuningStudy:
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
         self.study.tell(number, values, state=_OPTUNA_STATES[outcome.state], skip_if_finished=True)
+
+
+def trial_state(trial: FrozenTrial) -> TrialState | None:
+    """A stored trial's state in the core's terms; None for one enqueued but never asked."""
+    return _STATES.get(trial.state)
+
+
+def trial_record(trial: FrozenTrial, state: TrialState, space: SearchSpace) -> TrialRecord:
+    """A stored trial as the core's record (also what reports read, without opening a
+    TuningStudy, which writes to the storage)."""
+    attrs = trial.user_attrs
+    values = trial.values if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
+    return TrialRecord(
+        number=trial.number,
+        state=state,
+        params=space.decode(trial.params),
+        # A pruned trial keeps its last intermediate value (Optuna stores it as the value).
+        objective=values[0] if values else None,
+        metrics=attrs.get(ATTR_METRICS, {}),
+        reason=attrs.get(ATTR_REASON),
+        message=attrs.get(ATTR_MESSAGE),
+        intermediate=trial.intermediate_values,
+    )
 
 
 def _accepted_job(metadata: Mapping[str, Any], storage: optuna.storages.BaseStorage) -> TuningJob:

@@ -1,0 +1,145 @@
+"""What every report says about a study, in the terminal and at the top of the HTML page."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from rich.console import Console
+from rich.text import Text
+
+from kubetune.controller.completion import best_trial
+from kubetune.controller.model import TrialRecord, TrialState
+from kubetune.report.diagnosis import (
+    OK,
+    Diagnosis,
+    DiagnosisSettings,
+    Thresholds,
+    diagnose,
+)
+from kubetune.report.source import StudyReport
+from kubetune.search.study import ATTR_METRICS
+
+
+@dataclass(frozen=True)
+class Summary:
+    report: StudyReport
+    best: TrialRecord | None
+    conditions: tuple[str, ...]
+    diagnosis: Diagnosis | None
+
+    def top(self, count: int) -> list[TrialRecord]:
+        """The ``count`` best completed trials, best first."""
+        completed = [
+            t
+            for t in self.report.trials
+            if t.state is TrialState.COMPLETE and t.objective is not None
+        ]
+        maximize = self.report.job.spec.objective.direction == "maximize"
+        completed.sort(key=lambda t: -(t.objective or 0.0) if maximize else (t.objective or 0.0))
+        return completed[:count]
+
+
+def diagnosis_settings(
+    report: StudyReport, thresholds: Thresholds | None = None
+) -> DiagnosisSettings | None:
+    """The TuningJob's ``spec.diagnosis``, if it has one."""
+    spec = report.job.spec
+    block: Any = getattr(spec, "diagnosis", None)
+    if block is None:
+        return None
+    return DiagnosisSettings(
+        objective=spec.objective.metric,
+        direction=spec.objective.direction,
+        train_metric=block.train_metric,
+        test_metric=block.test_metric,
+        baseline=block.baseline,
+        thresholds=thresholds or getattr(block, "thresholds", None) or Thresholds(),
+    )
+
+
+def gap_importances(study: optuna.Study, settings: DiagnosisSettings) -> Mapping[str, float]:
+    """fANOVA importance of each parameter on the validation - train gap, over the trials that
+    reported the train metric; empty when fewer than two did."""
+    from optuna.trial import TrialState as OptunaState
+    from optuna.trial import create_trial
+
+    gaps = optuna.create_study(direction="minimize")
+    for trial in study.get_trials(deepcopy=False, states=(OptunaState.COMPLETE,)):
+        train = (trial.user_attrs.get(ATTR_METRICS) or {}).get(settings.train_metric)
+        if train is None or trial.values is None:
+            continue
+        gap = settings.error(trial.values[0]) - settings.error(float(train))
+        gaps.add_trial(
+            create_trial(params=trial.params, distributions=trial.distributions, value=gap)
+        )
+    if len(gaps.trials) < 2:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return optuna.importance.get_param_importances(gaps)
+        except (ValueError, RuntimeError):
+            return {}
+
+
+def _conditions(status: Mapping[str, Any]) -> tuple[str, ...]:
+    found = []
+    for condition in status.get("conditions") or []:
+        if condition.get("status") == "True":
+            text = f"{condition.get('type')}: {condition.get('reason', '')}"
+            if condition.get("message"):
+                text += f" — {condition['message']}"
+            found.append(text)
+    return tuple(found)
+
+
+def summarize(report: StudyReport, thresholds: Thresholds | None = None) -> Summary:
+    best = best_trial(report.job.spec, report.trials)
+    settings = diagnosis_settings(report, thresholds)
+    diagnosis = None
+    if settings is not None:
+        diagnosis = diagnose(
+            report.trials, best, settings, lambda: gap_importances(report.study, settings)
+        )
+    return Summary(report, best, _conditions(report.status), diagnosis)
+
+
+def diagnosis_text(diagnosis: Diagnosis) -> Text:
+    style = "green" if diagnosis.verdict == OK else "yellow"
+    text = Text("Diagnosis", style="bold")
+    if diagnosis.trial is not None:
+        text.append(f" (best trial {diagnosis.trial})", style="bold")
+    text.append(": ")
+    text.append(diagnosis.verdict, style=f"bold {style}")
+    text.append(f"\n  {diagnosis.message}")
+    if diagnosis.study_verdicts:
+        counted = ", ".join(f"{n} {v}" for v, n in sorted(diagnosis.study_verdicts.items()))
+        text.append(f"\n  all trials: {counted}")
+    for step in diagnosis.next_steps:
+        text.append(f"\n  - {step}")
+    if diagnosis.gap_importances:
+        moved = ", ".join(f"{name} {share:.0%}" for name, share in diagnosis.gap_importances[:3])
+        text.append(f"\n  the train/validation gap moved most with: {moved}")
+    return text
+
+
+def print_summary(console: Console, report: StudyReport, summary: Summary) -> None:
+    from kubetune.cli.display import best_text, trials_table
+
+    job = report.job
+    spec = job.spec
+    console.print(
+        Text(f"{job.name}: ", style="bold")
+        + Text(f"{spec.objective.direction} {spec.objective.metric}, {spec.strategy.algorithm}; ")
+        + Text(f"read from {report.origin}", style="dim")
+    )
+    for condition in summary.conditions:
+        console.print(condition, markup=False, soft_wrap=True)
+    console.print(trials_table(job, report.trials))
+    console.print(best_text(job, report.trials))
+    if summary.diagnosis is not None:
+        console.print(diagnosis_text(summary.diagnosis))
