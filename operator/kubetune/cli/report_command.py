@@ -115,12 +115,17 @@ def report(
         summary = summarize(found, chosen)
         print_summary(console, found, summary)
         if html_file is not None:
-            from kubetune.report.html import render_html
+            from kubetune.report.html import PlotlyMissing, render_html
 
             target = html_file
             if len(reports) > 1:  # one page per TuningJob of a multi-document manifest
                 target = html_file.with_name(f"{html_file.stem}-{found.job.name}{html_file.suffix}")
-            target.write_text(render_html(found, chosen), encoding="utf-8")
+            try:
+                page = render_html(found, chosen)
+            except PlotlyMissing as error:
+                _fail(errors, str(error))
+                return
+            target.write_text(page, encoding="utf-8")
             console.print(f"HTML report: {target}", markup=False, soft_wrap=True)
         if index < len(reports) - 1:
             console.print()

@@ -15,14 +15,15 @@ from optuna.storages.journal import BaseJournalBackend
 
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import parse_tuningjob
-from kubetune.api.spec import API_GROUP, API_VERSION, KIND, TuningJob
+from kubetune.api.spec import TuningJob
+from kubetune.names import API_GROUP, API_VERSION, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
 from kubetune.runtime.kubernetes.journal import ConfigMapJournalBackend, StudyJournalError
 
-PLURAL = "tuningjobs"
-GROUP_VERSION = API_VERSION.split("/", 1)[1]
 # What kubectl accepts before the slash (kind, plural, short name, with or without the group).
 RESOURCE_WORDS = frozenset(
-    {"tuningjob", "tuningjobs", "tj", f"tuningjob.{API_GROUP}", f"tuningjobs.{API_GROUP}"}
+    word
+    for name in (SINGULAR, PLURAL, *SHORT_NAMES)
+    for word in (name, f"{name}.{API_GROUP}", f"{name}.{VERSION}.{API_GROUP}")
 )
 
 
@@ -109,7 +110,7 @@ def get_tuningjob(connection: Connection, name: str) -> dict[str, Any]:
     what = f"TuningJob {name} in namespace {connection.namespace}"
     try:
         obj: dict[str, Any] = connection.custom.get_namespaced_custom_object(
-            API_GROUP, GROUP_VERSION, connection.namespace, PLURAL, name
+            API_GROUP, VERSION, connection.namespace, PLURAL, name
         )
     except (ApiException, HTTPError) as error:
         raise _api_error(error, what) from None
@@ -122,10 +123,10 @@ def list_tuningjobs(connection: Connection, all_namespaces: bool = False) -> lis
 
     try:
         if all_namespaces:
-            listed = connection.custom.list_cluster_custom_object(API_GROUP, GROUP_VERSION, PLURAL)
+            listed = connection.custom.list_cluster_custom_object(API_GROUP, VERSION, PLURAL)
         else:
             listed = connection.custom.list_namespaced_custom_object(
-                API_GROUP, GROUP_VERSION, connection.namespace, PLURAL
+                API_GROUP, VERSION, connection.namespace, PLURAL
             )
     except (ApiException, HTTPError) as error:
         raise _api_error(error, f"TuningJobs in namespace {connection.namespace}") from None

@@ -14,6 +14,11 @@ from kubetune.report.summary import Summary, summarize
 
 TOP_TRIALS = 10
 
+
+class PlotlyMissing(RuntimeError):
+    """plotly (the extra ``report``) is not installed."""
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
@@ -124,8 +129,13 @@ def _plot_section(plot: Plot) -> str:
 def render_html(
     report: StudyReport, thresholds: Thresholds | None = None, plots: Sequence[Plot] | None = None
 ) -> str:
-    """The whole page, with plotly.js inside it."""
-    from plotly.offline import get_plotlyjs
+    """The whole page, with plotly.js inside it. Raises :class:`PlotlyMissing` without plotly."""
+    try:
+        from plotly.offline import get_plotlyjs
+    except ImportError:
+        raise PlotlyMissing(
+            "the HTML report needs plotly: pip install 'kubetune[report]'"
+        ) from None
 
     summary = summarize(report, thresholds)
     drawn = study_plots(report.study, report.objective_names) if plots is None else plots

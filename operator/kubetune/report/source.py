@@ -42,10 +42,11 @@ class StudyReport:
     trials: list[TrialRecord]
     origin: str  # where it was read from, for the reader
     status: dict[str, Any] = field(default_factory=dict)  # a cluster TuningJob's status
+    objectives: list[str] | None = None  # the metrics of a multi-objective study, in order
 
     @property
     def objective_names(self) -> list[str]:
-        return [self.job.spec.objective.metric]
+        return self.objectives or [self.job.spec.objective.metric]
 
 
 def records(job: TuningJob, study: optuna.Study) -> list[TrialRecord]:
