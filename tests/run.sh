@@ -21,15 +21,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install --quiet --constraint requirements/operator.txt -e '.[test]'
 .venv/bin/python -m tests.tools >/dev/null
 
-# A real Prometheus server and Pushgateway (Debian's packages) for the metrics-source tests;
-# installed only when missing.
-if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
-  echo "== installing prometheus and prometheus-pushgateway (apt)"
+# A real Prometheus server and Pushgateway (Debian's packages) for the metrics-source tests, and
+# Chromium for the HTML report's browser tests; installed only when missing.
+if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null \
+  || ! command -v chromium >/dev/null; then
+  echo "== installing prometheus, prometheus-pushgateway and chromium (apt)"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo -n"; fi
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    prometheus prometheus-pushgateway >/dev/null
+    prometheus prometheus-pushgateway chromium >/dev/null
 fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .

@@ -43,6 +43,7 @@ class StudyReport:
     origin: str  # where it was read from, for the reader
     status: dict[str, Any] = field(default_factory=dict)  # a cluster TuningJob's status
     objectives: list[str] | None = None  # the metrics of a multi-objective study, in order
+    storage: optuna.storages.BaseStorage | None = None  # where the study was read from
 
     @property
     def objective_names(self) -> list[str]:
@@ -71,7 +72,7 @@ def _local(job: TuningJob, storage: optuna.storages.BaseStorage, origin: str) ->
         study = optuna.load_study(study_name=job.name, storage=storage)
     except KeyError:
         raise SourceError(f"{origin} holds no study named {job.name}; run it first") from None
-    return StudyReport(job, study, records(job, study), origin)
+    return StudyReport(job, study, records(job, study), origin, storage=storage)
 
 
 def _run_dir_job(run_dir: Path) -> TuningJob:
