@@ -27,6 +27,18 @@ RESOURCE_WORDS = frozenset(
 )
 
 
+USER_AGENT = "kubectl-tune"  # not "kubetune...": that is the operator's
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kubetune")
+    except PackageNotFoundError:
+        return "dev"
+
+
 class ClusterError(RuntimeError):
     """The cluster cannot be reached, or the TuningJob or its study is not there."""
 
@@ -86,6 +98,8 @@ def connect(
         )
     except (config.ConfigException, OSError, ValueError) as error:
         raise ClusterError(f"cannot use the kubeconfig: {error}") from None
+    # Who reads, in the API server's audit log: kubetune's CLI, not the operator.
+    api_client.user_agent = f"{USER_AGENT}/{_version()}"
     if namespace is None:
         chosen = next((c for c in contexts if c["name"] == context), None) if context else current
         namespace = ((chosen or {}).get("context") or {}).get("namespace") or "default"

@@ -29,7 +29,14 @@ SERVICE_ACCOUNT = "kubetune"
 
 # The user agents in the request log: the operator's own, and everyone else's.
 OPERATOR_AGENTS = ("kubetune", "kopf/")
-OTHER_AGENTS = ("kubesim-controller/", "kubectl/", "OpenAPI-Generator/", "Helm/", "helm/")
+OTHER_AGENTS = (
+    "kubesim-controller/",
+    "kubectl/",
+    "kubectl-tune/",
+    "OpenAPI-Generator/",
+    "Helm/",
+    "helm/",
+)
 
 
 def helm_run(helm: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
