@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from kubetune.cli.main import cli
+
 from tests.chromium import chromium_page
 from tests.integration.operator.conftest import cluster, operator, sim
 from tests.integration.operator.harness import Cluster, OperatorProcess, eventually
@@ -70,7 +70,7 @@ def kubectl_tune(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
             assert result.returncode == 0, f"kubectl tune {args}:\n{result.stdout}\n{result.stderr}"
         return result
 
-    yield run
+    return run
 
 
 def kubetune(*args: str) -> subprocess.CompletedProcess[str]:
@@ -135,7 +135,8 @@ def test_plugin_list_honours_namespace_context_and_kubeconfig(
     ), listed
     # -n before the command, as `kubectl tune -n NS list`
     other = kubectl_tune("-n", "kube-system", "list", "--kubeconfig", kubeconfig)
-    assert NAME not in other.stdout and "No TuningJobs found" in other.stderr
+    assert NAME not in other.stdout
+    assert "No TuningJobs found" in other.stderr
     # The context's namespace is the default, as for kubectl.
     config = yaml.safe_load(Path(kubeconfig).read_text())
     context = config["contexts"][0]
@@ -154,7 +155,8 @@ def test_plugin_list_honours_namespace_context_and_kubeconfig(
     )
     assert NAME in kubectl_tune("list", "-A", "--kubeconfig", str(edited)).stdout
     missing = kubectl_tune("list", "--kubeconfig", kubeconfig, "--context", "nope", check=False)
-    assert missing.returncode == 1 and "nope" in missing.stderr
+    assert missing.returncode == 1
+    assert "nope" in missing.stderr
 
 
 def test_plugin_describe_report_and_logs(
@@ -164,19 +166,23 @@ def test_plugin_describe_report_and_logs(
     described = kubectl_tune("describe", NAME, *kubeconfig).stdout
     best = finished["status"]["bestTrial"]
     assert re.search(r"^\s+Complete\s+True\s+MaxTrialsReached\s", described, re.M), described
-    assert "succeeded 4" in described and "total 4" in described
+    assert "succeeded 4" in described
+    assert "total 4" in described
     assert f"Best trial:  {best['name']} (#{best['number']})" in described
     assert "Top trials (of 4 complete):" in described
     assert re.search(rf"^\s+{best['number']}\s+", described.split("Top trials")[1], re.M)
 
     page_file = tmp_path / "plugin.html"
     reported = kubectl_tune("report", NAME, "--html", str(page_file), *kubeconfig).stdout
-    assert "Trials of clustered" in reported and page_file.stat().st_size > 1_000_000
+    assert "Trials of clustered" in reported
+    assert page_file.stat().st_size > 1_000_000
 
     log = kubectl_tune("logs", NAME, str(best["number"]), *kubeconfig).stdout
-    assert "validation-rmse=" in log and "train-rmse=" in log
+    assert "validation-rmse=" in log
+    assert "train-rmse=" in log
     absent = kubectl_tune("logs", NAME, "99", *kubeconfig, check=False)
-    assert absent.returncode == 1 and "trial 99 of clustered has no pod" in absent.stderr
+    assert absent.returncode == 1
+    assert "trial 99 of clustered has no pod" in absent.stderr
 
 
 def test_plugin_clone_delegates_to_kubetune_clone(
@@ -242,7 +248,8 @@ def test_dashboard_follows_the_cluster_study_while_extend_adds_trials(
         refused = kubectl_tune(
             "extend", NAME, "--max-trials", "5", "--kubeconfig", kubeconfig, check=False
         )
-        assert refused.returncode == 1 and "more than the current maxTrials 6" in refused.stderr
+        assert refused.returncode == 1
+        assert "more than the current maxTrials 6" in refused.stderr
     finally:
         server.terminate()
         server.wait(timeout=30)
