@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -109,43 +110,113 @@ def trial_line(job: TuningJob, trial: TrialRecord) -> Text:
     return text
 
 
-def trials_table(job: TuningJob, trials: Sequence[TrialRecord]) -> Table:
-    """Trials by number; long studies show the best ones."""
-    spec = job.spec
+@dataclass
+class _Column:
+    header: str
+    cells: list[RenderableType]
+    justify: JustifyMethod = "right"
+    keep: bool = False  # shown even when every cell is empty
+    min_width: int | None = None
+
+
+def _shown_trials(job: TuningJob, trials: Sequence[TrialRecord]) -> tuple[list[TrialRecord], str]:
+    """Trials by number; long studies show their best ``MAX_TABLE_ROWS``."""
     shown = list(trials)
     title = f"Trials of {job.name}"
     if len(shown) > MAX_TABLE_ROWS:
         completed = [t for t in shown if t.objective is not None]
         completed.sort(
-            key=lambda t: t.objective or 0.0, reverse=spec.objective.direction == "maximize"
+            key=lambda t: t.objective or 0.0, reverse=job.spec.objective.direction == "maximize"
         )
         shown = sorted(completed[:MAX_TABLE_ROWS], key=lambda t: t.number)
         title += f" (best {len(shown)} of {len(trials)})"
-    table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("state")
-    table.add_column(spec.objective.metric, justify="right")
-    for name in spec.objective.additional_metrics:
-        table.add_column(name, justify="right")
-    for parameter in spec.parameters:
-        table.add_column(parameter.name, justify="right")
-    table.add_column("reason")
-    best = best_trial(spec, trials)
-    for trial in shown:
-        row: list[RenderableType] = [
-            str(trial.number),
-            Text(trial.state.value, style=STATE_STYLES[trial.state]),
-            "" if trial.objective is None else format_value(trial.objective),
-            *(
-                format_value(trial.metrics[n]) if n in trial.metrics else ""
-                for n in spec.objective.additional_metrics
-            ),
-            *(format_value(trial.params.get(p.name, "")) for p in spec.parameters),
-            trial.reason or "",
-        ]
-        style = "bold" if best is not None and trial.number == best.number else ""
-        table.add_row(*row, style=style)
+    return shown, title
+
+
+def _widest(header: str, cells: Sequence[str]) -> int:
+    return max([len(header), *(len(cell) for cell in cells)])
+
+
+def _build_table(title: str, columns: Sequence[_Column], rows: int, caption: str | None) -> Table:
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in columns:
+        table.add_column(
+            column.header,
+            justify=column.justify,
+            min_width=column.min_width,
+            no_wrap=column.min_width is not None,
+            overflow="fold",
+        )
+    for index in range(rows):
+        table.add_row(*(column.cells[index] for column in columns))
     return table
+
+
+def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | None = None) -> Table:
+    """Trials by number, the best one marked ``*`` (and bold); long studies show the best ones.
+
+    Columns empty for every trial shown are left out; when the table is wider than ``width``
+    the parameters share one wrapped column, so the objective's name is never cut.
+    """
+    spec = job.spec
+    shown, title = _shown_trials(job, trials)
+    best = best_trial(spec, trials)
+    best_number = best.number if best is not None else None
+    objective = spec.objective.metric
+    numbers = [("*" if t.number == best_number else "") + str(t.number) for t in shown]
+    states = [t.state.value for t in shown]
+    values = ["" if t.objective is None else format_value(t.objective) for t in shown]
+    fixed = [
+        _Column("#", list(numbers), keep=True, min_width=_widest("#", numbers)),
+        _Column(
+            "state",
+            [Text(t.state.value, style=STATE_STYLES[t.state]) for t in shown],
+            "left",
+            keep=True,
+            min_width=_widest("state", states),
+        ),
+        _Column(objective, list(values), keep=True, min_width=_widest(objective, values)),
+        *(
+            _Column(
+                name,
+                [format_value(t.metrics[name]) if name in t.metrics else "" for t in shown],
+            )
+            for name in spec.objective.additional_metrics
+        ),
+    ]
+    params = [
+        _Column(p.name, [format_value(t.params.get(p.name, "")) for t in shown])
+        for p in spec.parameters
+    ]
+    reason = _Column("reason", [t.reason or "" for t in shown], "left")
+
+    def kept(columns: Sequence[_Column]) -> list[_Column]:
+        return [c for c in columns if c.keep or any(str(cell) for cell in c.cells)]
+
+    caption = (
+        "* best trial"
+        if best_number is not None and any(t.number == best_number for t in shown)
+        else None
+    )
+    table = _build_table(title, kept([*fixed, *params, reason]), len(shown), caption)
+    if width is None or _natural_width(table) <= width:
+        style_best(table, shown, best_number)
+        return table
+    together = _Column("parameters", [format_params(dict(t.params)) for t in shown], "left")
+    table = _build_table(title, kept([*fixed, together, reason]), len(shown), caption)
+    style_best(table, shown, best_number)
+    return table
+
+
+def _natural_width(table: Table) -> int:
+    """The width the table takes when nothing has to wrap."""
+    return Console(width=1 << 14).measure(table).maximum
+
+
+def style_best(table: Table, shown: Sequence[TrialRecord], best: int | None) -> None:
+    for index, trial in enumerate(shown):
+        if trial.number == best:
+            table.rows[index].style = "bold"
 
 
 def completion_text(completion: Completion | None) -> Text:
@@ -173,7 +244,7 @@ def best_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
 
 def print_report(console: Console, report: RunReport) -> None:
     job = report.job
-    console.print(trials_table(job, report.trials))
+    console.print(trials_table(job, report.trials, console.width))
     if report.interrupted:
         console.print(
             Text(

@@ -145,7 +145,7 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
     code = 0
     for job in _load(file):
         paths = RunPaths.for_job(job, output_dir, storage)
-        _announce(job, paths.storage)
+        announced = _announce(job, paths.storage, file.resolve().parent)
         try:
             with LiveProgress(console, job) as progress:
                 report = run_local(
@@ -164,7 +164,8 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
             errors.print(f"[red]{job.name}:[/red] {message}", soft_wrap=True)
             sys.exit(EXIT_INVALID)
         for note in report.notes:
-            console.print(f"[yellow]note:[/yellow] not available locally, ignored: {note}")
+            if note not in announced:  # only what the first trial could not tell
+                console.print(f"[yellow]note:[/yellow] not available locally, ignored: {note}")
         print_report(console, report)
         if report.interrupted:
             sys.exit(EXIT_INTERRUPTED)
@@ -173,7 +174,20 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
     sys.exit(code)
 
 
-def _announce(job: TuningJob, storage: str) -> None:
+def _ignored_locally(job: TuningJob, base_dir: Path) -> list[str]:
+    """The trial template's fields a local process cannot honour (env valueFrom, envFrom, a
+    workingDir not on this machine), known before any trial starts."""
+    from kubetune.runtime.local import local_command
+
+    rendered = render_trial_job(job, 0, _default_params(job))
+    try:
+        return list(local_command(job, rendered, base_dir).ignored)
+    except ValueError:  # no command: the first trial fails and says why
+        return []
+
+
+def _announce(job: TuningJob, storage: str, base_dir: Path) -> list[str]:
+    """What the run will do, and the notes about ignored template fields; returns the notes."""
     spec = job.spec
     strategy = spec.strategy.algorithm
     seed = f", seed {spec.strategy.seed}" if spec.strategy.seed is not None else ""
@@ -189,6 +203,10 @@ def _announce(job: TuningJob, storage: str) -> None:
         f"here and its image {image} is ignored."
     )
     console.print(f"Study: {storage}")
+    ignored = _ignored_locally(job, base_dir)
+    for note in ignored:
+        console.print(f"[yellow]note:[/yellow] not available locally, ignored: {note}")
+    return ignored
 
 
 @cli.command()

@@ -8,8 +8,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
+from kubetune.cli.display import best_text, trials_table
 from kubetune.report.diagnosis import Thresholds
+from kubetune.report.source import StudyReport
+from kubetune.report.summary import Summary, diagnosis_text
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -48,6 +52,23 @@ def _thresholds(values: tuple[str, ...]) -> Thresholds | None:
                 f"{text!r}: {raw!r} is not a number", param_hint="--threshold"
             ) from None
     return Thresholds(**fields)
+
+
+def print_summary(console: Console, report: StudyReport, summary: Summary) -> None:
+    """The terminal summary: what was tuned, conditions, trials, best trial, diagnosis."""
+    job = report.job
+    spec = job.spec
+    console.print(
+        Text(f"{job.name}: ", style="bold")
+        + Text(f"{spec.objective.direction} {spec.objective.metric}, {spec.strategy.algorithm}; ")
+        + Text(f"read from {report.origin}", style="dim")
+    )
+    for condition in summary.conditions:
+        console.print(condition, markup=False, soft_wrap=True)
+    console.print(trials_table(job, report.trials, console.width))
+    console.print(best_text(job, report.trials))
+    if summary.diagnosis is not None:
+        console.print(diagnosis_text(summary.diagnosis))
 
 
 def _fail(console: Console, message: str, code: int = EXIT_FAILED) -> None:
@@ -94,7 +115,7 @@ def report(
     """Summarize a study: trials, best trial, diagnosis; --html FILE adds the plots."""
     from kubetune.report.cluster import ClusterError
     from kubetune.report.source import SourceError, resolve
-    from kubetune.report.summary import print_summary, summarize
+    from kubetune.report.summary import summarize
 
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from rich.console import Console
 from rich.text import Text
 
 from kubetune.controller.completion import best_trial
@@ -125,21 +124,3 @@ def diagnosis_text(diagnosis: Diagnosis) -> Text:
         moved = ", ".join(f"{name} {share:.0%}" for name, share in diagnosis.gap_importances[:3])
         text.append(f"\n  the train/validation gap moved most with: {moved}")
     return text
-
-
-def print_summary(console: Console, report: StudyReport, summary: Summary) -> None:
-    from kubetune.cli.display import best_text, trials_table
-
-    job = report.job
-    spec = job.spec
-    console.print(
-        Text(f"{job.name}: ", style="bold")
-        + Text(f"{spec.objective.direction} {spec.objective.metric}, {spec.strategy.algorithm}; ")
-        + Text(f"read from {report.origin}", style="dim")
-    )
-    for condition in summary.conditions:
-        console.print(condition, markup=False, soft_wrap=True)
-    console.print(trials_table(job, report.trials))
-    console.print(best_text(job, report.trials))
-    if summary.diagnosis is not None:
-        console.print(diagnosis_text(summary.diagnosis))

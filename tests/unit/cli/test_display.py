@@ -1,0 +1,90 @@
+"""The trials table fits 80 and 120 columns, never cuts the objective's name, leaves out empty
+columns and marks the best trial without colour."""
+
+from __future__ import annotations
+
+import pytest
+from kubetune.api import parse_tuningjob
+from kubetune.api.spec import TuningJob
+from kubetune.cli.display import trials_table
+from kubetune.controller.model import TrialRecord, TrialState
+from rich.console import Console
+
+OBJECTIVE = "validation-mean-absolute-percentage-error"
+
+
+def job(parameters: int) -> TuningJob:
+    return parse_tuningjob(
+        {
+            "apiVersion": "kubetune.io/v1alpha1",
+            "kind": "TuningJob",
+            "metadata": {"name": "wide"},
+            "spec": {
+                "objective": {
+                    "metric": OBJECTIVE,
+                    "direction": "minimize",
+                    "additionalMetrics": ["train-mape", "never-reported"],
+                },
+                "parameters": [
+                    {"name": f"parameter_number_{i}", "type": "float", "min": 0.0, "max": 1.0}
+                    for i in range(parameters)
+                ],
+                "limits": {"maxTrials": 10},
+                "trialTemplate": {
+                    "spec": {"template": {"spec": {"containers": [{"name": "t", "image": "x"}]}}}
+                },
+            },
+        }
+    )
+
+
+def trials(count: int, parameters: int) -> list[TrialRecord]:
+    return [
+        TrialRecord(
+            number,
+            TrialState.COMPLETE,
+            {f"parameter_number_{i}": 0.123456789 * (number + i) for i in range(parameters)},
+            objective=10.0 - abs(number - 3),
+            metrics={"train-mape": 1.5},
+        )
+        for number in range(count)
+    ]
+
+
+def render(parameters: int, width: int) -> str:
+    console = Console(width=width, color_system=None, record=True)
+    console.print(trials_table(job(parameters), trials(5, parameters), width))
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("parameters", [2, 6])
+def test_fits_without_cutting_the_objective(width: int, parameters: int) -> None:
+    text = render(parameters, width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert OBJECTIVE in text
+    assert "…" not in text
+    assert "never-reported" not in text  # empty everywhere: left out
+    assert "reason" not in text
+
+
+def test_best_row_is_marked_without_colour() -> None:
+    text = render(2, 120)
+    best_rows = [line for line in text.splitlines() if "*0" in line or "*6" in line]
+    assert len(best_rows) == 1
+    assert "* best trial" in text
+
+
+def test_a_narrow_table_shares_one_parameters_column() -> None:
+    narrow = trials_table(job(6), trials(5, 6), 80)
+    assert [c.header for c in narrow.columns] == [
+        "#",
+        "state",
+        OBJECTIVE,
+        "train-mape",
+        "parameters",
+    ]
+    flat = "".join(render(6, 80).split()).replace("│", "")
+    assert "parameter_number_5=" in flat
+    roomy = trials_table(job(2), trials(5, 2), 120)
+    assert [c.header for c in roomy.columns][-2:] == ["parameter_number_0", "parameter_number_1"]

@@ -1,0 +1,45 @@
+"""Which SOURCE names a cluster TuningJob, and the errors for sources that name nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kubetune.report.cluster import tuningjob_name
+from kubetune.report.source import SourceError, resolve
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("tuningjob/gbm", "gbm"),
+        ("tuningjobs/gbm", "gbm"),
+        ("tj/gbm", "gbm"),
+        ("TuningJob/gbm", "gbm"),
+        ("tuningjob.kubetune.io/gbm", "gbm"),
+        ("tuningjobs.v1alpha1.kubetune.io/gbm", "gbm"),
+        ("examples/quickstart.yaml", None),
+        ("kubetune-runs/gbm", None),
+        ("tuningjob/", None),
+        ("tuningjob/a/b", None),
+        ("gbm", None),
+    ],
+)
+def test_tuningjob_name(source: str, name: str | None) -> None:
+    assert tuningjob_name(source) == name
+
+
+def test_a_missing_source_says_what_a_source_is(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"no such manifest or run directory .*tuningjob/NAME"):
+        resolve(str(tmp_path / "nothing.yaml"))
+
+
+def test_a_directory_without_a_study_is_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match=r"is not a run directory: it has no study\.journal"):
+        resolve(str(tmp_path))
+
+
+def test_a_run_directory_without_its_manifest_asks_for_the_manifest(tmp_path: Path) -> None:
+    (tmp_path / "study.journal").write_text("")
+    with pytest.raises(SourceError, match=r"has no tuningjob\.yaml .*give the manifest instead"):
+        resolve(str(tmp_path))
