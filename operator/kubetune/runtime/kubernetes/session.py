@@ -15,12 +15,7 @@ from typing import Any
 
 from kubetune.api import SpecError, TuningJob, parse_tuningjob
 from kubetune.api.duration import parse_duration
-from kubetune.api.status import (
-    AuxiliaryConditionType,
-    AuxiliaryReason,
-    ConditionType,
-    Reason,
-)
+from kubetune.api.status import AuxiliaryConditionType, AuxiliaryReason, ConditionType, Reason
 from kubetune.controller.completion import best_trial
 from kubetune.controller.model import (
     Action,
@@ -32,17 +27,15 @@ from kubetune.controller.model import (
     TrialState,
 )
 from kubetune.controller.naming import trial_name
-from kubetune.controller.status import (
-    condition,
-    find_condition,
-    invalid_status,
-    merge_conditions,
-    put_condition,
-    spec_accepted,
-    spec_refused,
-    tuningjob_status,
-)
+from kubetune.controller.status import condition, find_condition, put_condition, tuningjob_status
 from kubetune.controller.tuner import Tuner
+from kubetune.runtime.kubernetes.acceptance import (
+    Acceptance,
+    Event,
+    Refusal,
+    refused_status,
+    spec_condition,
+)
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import JournalEntryTooLargeError
 from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
@@ -58,16 +51,7 @@ RESYNC_SECONDS = 300.0
 # Where the study of the TuningJob (name, namespace, uid) lives.
 StudyStoreOpener = Callable[[str, str, str], StudyStore]
 
-_NOTHING = object()  # no generation yet
-
-
-@dataclass(frozen=True)
-class Event:
-    """A Kubernetes Event to post on the TuningJob."""
-
-    type: str
-    reason: str
-    message: str
+__all__ = ["RESYNC_SECONDS", "ClusterSession", "Event", "StepOutcome", "StudyStoreOpener"]
 
 
 @dataclass
@@ -80,14 +64,6 @@ class StepOutcome:
     suggestion_seconds: list[float] = field(default_factory=list)
     trial_durations: list[tuple[str, float]] = field(default_factory=list)
     metrics_source_available: bool | None = None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why the spec of the TuningJob's current generation cannot be accepted."""
-
-    reason: Reason
-    message: str
 
 
 class ClusterSession:
@@ -114,12 +90,9 @@ class ClusterSession:
         self.retention = retention
         self.collector: JobCollector | None = None
         self._next_collection: float | None = None
-        self._accepted_generation: int | None = None
         # The accepted spec is stored in the study once per generation (for a restarted
-        # process to go on with it while an edit is refused); why it could not be, if so.
-        self._stored_generation: object = _NOTHING
-        self._not_stored: str | None = None
-        self._resume_tried: object = _NOTHING  # the refused generation last resumed for
+        # process to go on with it while an edit is refused).
+        self.acceptance = Acceptance()
 
     def step(self, body: Mapping[str, Any], view: ClusterView) -> StepOutcome:
         now = self.clock()
@@ -127,14 +100,15 @@ class ClusterSession:
         previous = body.get("status") or {}
         refusal = self._accept(body, generation)
         unusable: str | None = None
-        if self.tuner is None and self._resume_tried != generation:
+        if self.tuner is None and self.acceptance.should_resume(generation):
             # Refused in a process that accepted no spec yet (it restarted while the edit
             # stands): go on with the spec the study stored as accepted, if it has one.
             unusable = self._resume(body)
-            self._resume_tried = generation  # once per generation (unless the API failed)
+            self.acceptance.resume_tried = generation  # once per generation (unless the API failed)
         if self.tuner is None:  # no spec accepted (by this process, or stored in the study)
             assert refusal is not None
-            return self._refused(refusal, previous, generation, now, unusable)
+            status, events = refused_status(refusal, previous, generation, now, unusable)
+            return StepOutcome(status, events, RESYNC_SECONDS)
         # A refused edit leaves the study as it was accepted: it goes on with that spec (the
         # tuner's), so running trials are still recorded, and the edit is reported beside it.
         tuner = self.tuner
@@ -162,7 +136,12 @@ class ClusterSession:
             previous,
             pending or None,
         )
-        self._spec_condition(status, refusal, previous, generation, now, events)
+        before_conditions = previous.get("conditions") or []
+        item, spec_events = spec_condition(
+            self.acceptance, refusal, before_conditions, generation, now
+        )
+        status["conditions"] = put_condition(status["conditions"], item, before_conditions)
+        events.extend(spec_events)
         available = self._metrics_source(job, status, previous, generation, now, events)
         completion = result.completion
         if completion is not None and not previous.get("completionTime"):
@@ -234,22 +213,20 @@ class ClusterSession:
             return Refusal(Reason.SEARCH_SPACE_CHANGED, str(error))
         except SamplerUnavailable as error:
             return Refusal(Reason.INVALID_SPEC, str(error))
-        self._accepted_generation = generation
-        self._store_accepted(body, generation)
+        if self.acceptance.accept(generation):
+            self._store_accepted(body, generation)
         return None
 
     def _store_accepted(self, body: Mapping[str, Any], generation: int | None) -> None:
         """Store the spec just accepted in the study, once per generation: buffered, it
         reaches the journal with the step's final flush (no request of its own unless the
         step writes nothing else)."""
-        if self.tuner is None or self._stored_generation == generation:
-            return
-        self._stored_generation = generation
+        assert self.tuner is not None
         try:
             self.tuner.study.store_accepted_spec(generation, body.get("spec") or {})
-            self._not_stored = None
+            self.acceptance.store_failed(None)
         except JournalEntryTooLargeError as error:
-            self._not_stored = str(error)
+            self.acceptance.store_failed(str(error))
             log.error(
                 "TuningJob %s/%s: the spec of generation %s could not be stored in its study "
                 "(%s); it is in effect, but an operator restarted while a later edit is refused "
@@ -285,8 +262,7 @@ class ClusterSession:
         self._start(study)
         accepted = study.accepted_spec()
         generation = None if accepted is None else accepted.generation
-        self._accepted_generation = generation
-        self._stored_generation = generation
+        self.acceptance.resumed(generation)
         log.info(
             "TuningJob %s/%s: its spec is refused; going on with the spec of generation %s "
             "stored in its study",
@@ -294,41 +270,6 @@ class ClusterSession:
             self.name,
             generation,
         )
-
-    def _spec_condition(
-        self,
-        status: dict[str, Any],
-        refusal: Refusal | None,
-        previous: Mapping[str, Any],
-        generation: int | None,
-        now: float,
-        events: list[Event],
-    ) -> None:
-        """SpecAccepted: True, or False while an edit is refused (the study goes on as it was
-        accepted); a Warning Event per refused generation, a Normal one when it is resolved."""
-        before_conditions = previous.get("conditions") or []
-        before = find_condition(before_conditions, AuxiliaryConditionType.SPEC_ACCEPTED.value)
-        if refusal is None:
-            item = spec_accepted(now, generation)
-            if before is not None and before.get("status") == "False":
-                events.append(Event("Normal", item["type"], item["message"]))
-        else:
-            in_effect = self._accepted_generation
-            message = (
-                f"{refusal.message}; the study goes on with the spec of generation {in_effect}"
-                if in_effect is not None
-                else f"{refusal.message}; the study goes on with the spec accepted before"
-            )
-            item = spec_refused(refusal.reason, message, now, generation)
-            if _condition_changed(before, item):
-                events.append(Event("Warning", refusal.reason.value, refusal.message))
-        if self._not_stored is not None:
-            item["message"] += (
-                f"; that spec could not be stored in the study ({self._not_stored}): if the "
-                "operator restarts while an edit is refused, the study waits until a spec is "
-                "accepted again"
-            )
-        status["conditions"] = put_condition(status["conditions"], item, before_conditions)
 
     def _collect_jobs(
         self, job: TuningJob, trials: Sequence[TrialRecord], view: ClusterView, now: float
@@ -373,38 +314,6 @@ class ClusterSession:
         self.tuner.job = job
         return self.tuner
 
-    def _refused(
-        self,
-        refusal: Refusal,
-        previous: Mapping[str, Any],
-        generation: int | None,
-        now: float,
-        unusable: str | None = None,
-    ) -> StepOutcome:
-        """The status when no spec of this TuningJob has been accepted by this process, nor
-        can one stored in its study be used (``unusable``: why not, if one is stored)."""
-        before_conditions = previous.get("conditions") or []
-        if not previous.get("startTime"):
-            # Never accepted: nothing was launched and nothing will be (InvalidSpec).
-            status = invalid_status(refusal.message, now, generation, refusal.reason)
-            status["conditions"] = merge_conditions(before_conditions, status["conditions"])
-            changed = before_conditions != status["conditions"]
-        else:
-            # Its study started under a spec accepted before the operator restarted, an edit
-            # refused since stands, and the study stores no accepted spec that can be used (it
-            # started before specs were stored, or that spec no longer validates): the study's
-            # state stays as last reported (its trials are recorded once a spec is accepted
-            # again), and the edit is reported.
-            why = unusable or "the spec it went on with is not known since the operator restarted"
-            message = f"{refusal.message}; the study waits for a spec it can accept ({why})"
-            item = spec_refused(refusal.reason, message, now, generation)
-            before = find_condition(before_conditions, item["type"])
-            changed = _condition_changed(before, item)
-            status = {**previous, "observedGeneration": generation}
-            status["conditions"] = put_condition(before_conditions, item, before_conditions)
-        events = [Event("Warning", refusal.reason.value, refusal.message)] if changed else []
-        return StepOutcome(status, events, RESYNC_SECONDS)
-
     def _pending_events(
         self, observed: Mapping[int, RuntimeTrial], running: set[int]
     ) -> list[Event]:
@@ -441,10 +350,3 @@ class ClusterSession:
                 if n in running and t.phase is Phase.PENDING and t.pending_since is not None
             )
         return max(0.05, min(deadlines) - now + 0.01)
-
-
-def _condition_changed(before: Mapping[str, Any] | None, item: Mapping[str, Any]) -> bool:
-    """Whether ``item`` says something ``before`` (the same condition, as last written) did
-    not: another status, reason or generation (a message may be worded differently)."""
-    keys = ("status", "reason", "observedGeneration")
-    return before is None or any(before.get(k) != item.get(k) for k in keys)
