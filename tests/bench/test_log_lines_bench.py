@@ -1,0 +1,13 @@
+"""A smoke-sized run of ``bench/log_lines.py`` so the benchmark does not rot."""
+
+from __future__ import annotations
+
+from bench import log_lines
+
+
+def test_every_case_reads_every_report_right() -> None:
+    results = [log_lines.run(case, log_lines.size_of(case, 1, 30_000)) for case in log_lines.CASES]
+    assert all(result.correct for result in results), results
+    assert results[1].reports > 29_000  # each \r redraw of the bar is a report, and the last line
+    text = log_lines.table(results)
+    assert "| one line, no line end | 1.0 |" in text
