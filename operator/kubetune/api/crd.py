@@ -63,7 +63,19 @@ _CATEGORICAL_VALUE: Schema = {
 
 # A structural schema must type every node, so JSON Schema's ``string | number | bool`` union
 # has no structural form: the items are kept as they are and checked by the operator.
-ITEM_OVERRIDES: dict[str, Schema] = {"spec.parameters[].values[]": _CATEGORICAL_VALUE}
+ITEM_OVERRIDES: dict[str, Schema] = {
+    "spec.parameters[].values[]": _CATEGORICAL_VALUE,
+    # A map of parameter name to such a value: typed as an object, its values checked by the
+    # operator against the parameters (spec.initialTrials[i].NAME).
+    "spec.initialTrials[]": {
+        "description": (
+            "One initial trial: every parameter name mapped to its value (a string, number or "
+            "boolean), inside the parameter's range or among its values."
+        ),
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+    },
+}
 
 
 SPEC_HINTS = SchemaHints(

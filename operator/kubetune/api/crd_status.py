@@ -158,6 +158,16 @@ def status_schema() -> Schema:
             },
             "trials": trials,
             "bestTrial": best,
+            "warmStartTrials": {
+                "description": (
+                    "With spec.warmStart: how many completed trials of the parents were loaded "
+                    "into the study before its first suggestion. They inform the search only: "
+                    "never counted in trials, never the bestTrial."
+                ),
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+            },
             "startTime": {
                 "description": "When the first trial was started (RFC 3339).",
                 "type": "string",

@@ -158,6 +158,11 @@ def run(file: Path, storage: str | None, output_dir: Path, prometheus_url: str |
         except (SearchSpaceChanged, SamplerUnavailable, PrometheusNotConfigured) as error:
             errors.print(f"[red]{job.name}:[/red] {error}")
             sys.exit(EXIT_INVALID)
+        except SpecError as error:  # a warm start whose parents cannot be used
+            errors.print(f"[red]{job.name} cannot start:[/red]")
+            for item in error.errors:
+                errors.print(f"  {item}", markup=False, soft_wrap=True)
+            sys.exit(EXIT_INVALID)
         except StorageUnavailable as error:
             what = f"--storage {storage}" if storage else f"the study journal {paths.storage}"
             message = escape(f"cannot use {what}: {error.reason}")

@@ -158,8 +158,11 @@ def tuningjob_status(
     generation: int | None,
     previous: Mapping[str, Any] | None = None,
     pending: str | None = None,
+    warm_start_trials: int | None = None,
 ) -> dict[str, Any]:
-    """The whole ``status`` of a TuningJob: small and bounded, whatever the number of trials."""
+    """The whole ``status`` of a TuningJob: small and bounded, whatever the number of trials.
+
+    ``warm_start_trials``: how many parent trials seeded the study (with spec.warmStart)."""
     previous = previous or {}
     counts = count_trials(trials)
     conditions = conditions_for(completion, counts, now, generation)
@@ -174,6 +177,8 @@ def tuningjob_status(
     best = summarize_best(spec, tuningjob, trials)
     if best is not None:
         status["bestTrial"] = best.to_dict()
+    if warm_start_trials is not None:
+        status["warmStartTrials"] = warm_start_trials
     if completion is not None:
         status["completionTime"] = previous.get("completionTime") or timestamp(now)
     return {key: value for key, value in status.items() if value is not None}

@@ -21,6 +21,7 @@ from kubetune.operator.context import OperatorContext
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
+from kubetune.runtime.kubernetes.parents import cluster_parents
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
 from kubetune.search.study import StudyStore
 
@@ -135,7 +136,8 @@ def _study_store(
     """The TuningJob's study journal, rebuilt from its ConfigMaps; ``on_retry`` is called for
     each journal request retried (counted as Kubernetes API retries)."""
     storage = open_journal_storage(clients.core, name, namespace, uid, on_retry=on_retry)
-    return StudyStore(storage, flush=storage.flush)
+    parents = cluster_parents(clients.core, clients.custom, namespace)
+    return StudyStore(storage, flush=storage.flush, parents=parents)
 
 
 def _patch_status(

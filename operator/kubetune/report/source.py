@@ -23,6 +23,7 @@ from kubetune.report.cluster import (
 )
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import trial_record, trial_state
+from kubetune.search.warm_start import warm_start_count
 
 DEFAULT_OUTPUT_DIR = Path("kubetune-runs")
 RUN_MANIFEST = "tuningjob.yaml"  # the copy of the manifest `kubetune run` keeps in a run dir
@@ -52,11 +53,12 @@ class StudyReport:
 
 def records(job: TuningJob, study: optuna.Study) -> list[TrialRecord]:
     space = SearchSpace.from_parameters(job.spec.parameters)
+    warm = warm_start_count(study.user_attrs)  # the parents' trials come first: not the job's
     found = []
-    for trial in study.get_trials(deepcopy=False):
+    for trial in study.get_trials(deepcopy=False)[warm:]:
         state = trial_state(trial)
         if state is not None:
-            found.append(trial_record(trial, state, space))
+            found.append(trial_record(trial, state, space, warm))
     return found
 
 

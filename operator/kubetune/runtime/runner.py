@@ -14,13 +14,14 @@ from pathlib import Path
 import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
-from kubetune.api.spec import TuningJob
+from kubetune.api.spec import TuningJob, WarmStartParent
 from kubetune.controller.model import Completion, TrialRecord
 from kubetune.controller.tuner import StepResult, Tuner
 from kubetune.metrics.prometheus import local_prometheus_metrics
 from kubetune.runtime.local import LocalBackend
 from kubetune.search.storage import open_storage
 from kubetune.search.study import TuningStudy
+from kubetune.search.warm_start import ParentLoader, ParentNotFound, ParentStudy, read_parent
 
 # Wake at least this often: the display's clock, maxRuntime and pendingTimeout need it.
 TICK_SECONDS = 0.5
@@ -49,14 +50,14 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _open_study(job: TuningJob, storage: str) -> TuningStudy:
+def _open_study(job: TuningJob, storage: str, parents: ParentLoader | None) -> TuningStudy:
     try:
         opened = open_storage(storage)
     except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
         # ImportError: no driver for the URL's database (optuna says which to install)
         raise StorageUnavailable(storage, _reason(error)) from error
     try:
-        return TuningStudy(job, opened)
+        return TuningStudy(job, opened, parents=parents)
     except (SQLAlchemyError, OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise StorageUnavailable(storage, _reason(error)) from error
 
@@ -86,6 +87,25 @@ class RunPaths:
         self.root.mkdir(parents=True, exist_ok=True)
         document = job.model_dump(mode="json", by_alias=True, exclude_unset=True)
         self.manifest.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+    def parents(self) -> ParentLoader:
+        """Reads a warm-start parent: the study of that name in ``--storage`` if one was
+        given, else the run of that name beside this one under ``--output-dir`` (a parent's
+        namespace is ignored)."""
+        output_dir = self.root.parent
+        storage = None if self.storage == str(self.root / "study.journal") else self.storage
+
+        def load(parent: WarmStartParent, metric: str) -> ParentStudy:
+            location = storage or str(output_dir / parent.name / "study.journal")
+            if storage is None and not Path(location).is_file():
+                raise ParentNotFound(f"no run {parent.name!r}: {location} does not exist")
+            try:
+                opened = open_storage(location)
+            except (SQLAlchemyError, ImportError, OSError, ValueError) as error:
+                raise ParentNotFound(f"cannot read {location}: {_reason(error)}") from error
+            return read_parent(opened, parent.name, parent.name, metric)
+
+        return load
 
 
 @dataclass
@@ -144,7 +164,7 @@ def run_local(
     ``StorageUnavailable`` when the study's storage cannot be opened.
     """
     begun = time.monotonic()
-    study = _open_study(job, paths.storage)
+    study = _open_study(job, paths.storage, paths.parents())
     paths.keep_manifest(job)
     study.start_run_clock()
     prometheus = local_prometheus_metrics(job.spec, prometheus_url)

@@ -19,12 +19,14 @@ from optuna.trial import TrialState as OptunaState
 
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import parse_tuningjob
-from kubetune.api.spec import EarlyStopping, TuningJob
+from kubetune.api.spec import EarlyStopping, Strategy, TuningJob
 from kubetune.metrics.logs import Observation
 from kubetune.names import API_VERSION, KIND
 from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
+from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
+from kubetune.search.warm_start import ParentLoader, TransferSampler, warm_start_count
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 ATTR_STARTED_AT = "kubetune.startedAt"
@@ -89,10 +91,11 @@ class StudyStore:
 
     storage: optuna.storages.BaseStorage
     flush: Callable[[], None] | None = None
+    parents: ParentLoader | None = None  # reads spec.warmStart's parents
 
     def open(self, job: TuningJob) -> TuningStudy:
-        """The study of ``job``, created if it does not exist yet."""
-        return TuningStudy(job, self.storage, flush=self.flush)
+        """The study of ``job``, created (and seeded) if it does not exist yet."""
+        return TuningStudy(job, self.storage, flush=self.flush, parents=self.parents)
 
     def open_accepted(self, metadata: Mapping[str, Any]) -> TuningStudy:
         """The existing study of the TuningJob of ``metadata`` (as the API server holds it),
@@ -110,9 +113,14 @@ class TuningStudy:
         job: TuningJob,
         storage: str | optuna.storages.BaseStorage,
         flush: Callable[[], None] | None = None,
+        parents: ParentLoader | None = None,
     ) -> None:
         """Open (or create) the study; ``flush`` makes buffered writes durable, if the storage
         buffers them (the cluster journal does, to keep API requests per trial low).
+
+        A study created here is seeded (``kubetune.search.seeding``): ``parents`` reads the
+        parents of ``spec.warmStart``; one that cannot be read raises ``WarmStartError`` (a
+        ``SpecError``) before anything is stored.
         """
         self._flush = flush
         self.job = job  # the TuningJob (and spec) the study was opened with
@@ -131,13 +139,21 @@ class TuningStudy:
         attrs = self.study.user_attrs
         fingerprint = self.space.fingerprint()
         if ATTR_SPACE not in attrs:
+            plan = plan_seeding(spec, parents)
             self.study.set_user_attr(ATTR_SPACE, fingerprint)
             self.study.set_user_attr(ATTR_STARTED_AT, time.time())
+            seed_study(self.study, self.space, spec, plan)
+            attrs = self.study.user_attrs
         elif attrs[ATTR_SPACE] != fingerprint:
             raise SearchSpaceChanged(
                 f"study {job.name!r} was started with a different search space; "
                 "spec.parameters cannot change once trials exist (use a new name)"
             )
+        # The study's first trials are the warm-start trials of its parents (if any): this job's
+        # trial N is the study's trial N + warm_start_trials, and records leave the others out.
+        self.warm_start_trials = warm_start_count(attrs)
+        if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:
+            self.study.sampler = TransferSampler(self.study.sampler, self.warm_start_trials)
         self._trial_ids: dict[int, int] = {}
         self._finished_records: dict[int, TrialRecord] = {}
         self._early_stopping = spec.early_stopping
@@ -168,6 +184,14 @@ class TuningStudy:
         value = {"generation": accepted.generation, "spec": accepted.spec}
         self.study.set_user_attr(ATTR_ACCEPTED_SPEC, value)
         return True
+
+    def set_strategy(self, strategy: Strategy, parallel_trials: int) -> None:
+        """Suggest with another strategy from now on (the spec was edited)."""
+        sampler = build_sampler(strategy, self.space, parallel_trials)
+        warm_start = self.job.spec.warm_start
+        if self.warm_start_trials and warm_start is not None and warm_start.transfer:
+            sampler = TransferSampler(sampler, self.warm_start_trials)
+        self.study.sampler = sampler
 
     def set_early_stopping(self, early: EarlyStopping) -> None:
         """Use another early-stopping rule from now on (the spec was edited)."""
@@ -204,31 +228,33 @@ class TuningStudy:
     def records(self) -> list[TrialRecord]:
         records = []
         finished = self._finished_records
+        offset = self.warm_start_trials
         for trial in self.study.get_trials(deepcopy=False):
-            record = finished.get(trial.number)
+            if trial.number < offset:
+                continue
+            record = finished.get(trial.number - offset)
             if record is None:
                 state = trial_state(trial)
                 if state is None:  # WAITING: enqueued but never asked
                     continue
-                self._trial_ids[trial.number] = trial._trial_id
+                self._trial_ids[trial.number - offset] = trial._trial_id
                 record = self._record(trial, state)
                 if state.finished:  # a finished trial never changes: build its record once
-                    finished[trial.number] = record
+                    finished[record.number] = record
             records.append(record)
         return records
 
     def _record(self, trial: FrozenTrial, state: TrialState) -> TrialRecord:
-        return trial_record(trial, state, self.space)
+        return trial_record(trial, state, self.space, self.warm_start_trials)
 
     def ask(self, count: int) -> list[TrialRecord]:
         """Suggest ``count`` new trials; their parameters are stored before this returns."""
         asked = []
         for _ in range(count):
             trial = self.study.ask(self.space.distributions)
-            self._trial_ids[trial.number] = trial._trial_id
-            asked.append(
-                TrialRecord(trial.number, TrialState.RUNNING, self.space.decode(trial.params))
-            )
+            number = trial.number - self.warm_start_trials
+            self._trial_ids[number] = trial._trial_id
+            asked.append(TrialRecord(number, TrialState.RUNNING, self.space.decode(trial.params)))
         return asked
 
     def _trial_id(self, number: int) -> int:
@@ -286,7 +312,12 @@ class TuningStudy:
         values: Sequence[float] | None = None
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
-        self.study.tell(number, values, state=_OPTUNA_STATES[outcome.state], skip_if_finished=True)
+        self.study.tell(
+            number + self.warm_start_trials,
+            values,
+            state=_OPTUNA_STATES[outcome.state],
+            skip_if_finished=True,
+        )
 
 
 def trial_state(trial: FrozenTrial) -> TrialState | None:
@@ -294,13 +325,17 @@ def trial_state(trial: FrozenTrial) -> TrialState | None:
     return _STATES.get(trial.state)
 
 
-def trial_record(trial: FrozenTrial, state: TrialState, space: SearchSpace) -> TrialRecord:
+def trial_record(
+    trial: FrozenTrial, state: TrialState, space: SearchSpace, warm_start_trials: int = 0
+) -> TrialRecord:
     """A stored trial as the core's record (also what reports read, without opening a
-    TuningStudy, which writes to the storage)."""
+    TuningStudy, which writes to the storage). ``warm_start_trials``: how many of the study's
+    first trials came from warm-start parents (``warm_start_count``); the job's trial numbers
+    start after them."""
     attrs = trial.user_attrs
     values = trial.values if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
     return TrialRecord(
-        number=trial.number,
+        number=trial.number - warm_start_trials,
         state=state,
         params=space.decode(trial.params),
         # A pruned trial keeps its last intermediate value (Optuna stores it as the value).

@@ -223,6 +223,7 @@ def test_status_is_explicit() -> None:
         "observedGeneration",
         "trials",
         "bestTrial",
+        "warmStartTrials",
         "startTime",
         "completionTime",
     }

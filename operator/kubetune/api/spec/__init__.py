@@ -5,9 +5,9 @@ Structure (types, enums, bounds, unknown fields) is checked here by pydantic; ru
 fields (a log scale needs ``min > 0``, grid needs a finite space, ...) live in ``validation``.
 
 One module per part of the spec (``objective``, ``parameters``, ``strategy`` with early
-stopping, ``limits``, ``metrics``, ``template``), assembled in ``tuningjob``; ``base`` holds the
-model class and the rules they share. A new field goes in the module of its part; this
-package re-exports every model.
+stopping, ``limits``, ``metrics``, ``template``, ``reuse`` for initial trials and warm start),
+assembled in ``tuningjob``; ``base`` holds the model class and the rules they share. A new
+field goes in the module of its part; this package re-exports every model.
 
 Every field carries a ``description``: ``kubetune.api.crd`` turns these models into the CRD, so
 the descriptions are what ``kubectl explain tuningjob.spec...`` shows. Write them for users:
@@ -18,6 +18,7 @@ from kubetune.api.spec.base import (
     DURATION_HELP,
     METRIC_NAME_HELP,
     METRIC_NAME_PATTERN,
+    RESOURCE_NAME_PATTERN,
     Duration,
     MetricName,
     SpecModel,
@@ -46,6 +47,13 @@ from kubetune.api.spec.parameters import (
     ParameterType,
     Scale,
 )
+from kubetune.api.spec.reuse import (
+    MAX_WARM_START_PARENTS,
+    InitialTrial,
+    WarmStart,
+    WarmStartParent,
+    WarmStartType,
+)
 from kubetune.api.spec.strategy import (
     Algorithm,
     EarlyStopping,
@@ -57,7 +65,6 @@ from kubetune.api.spec.template import (
     TrialTemplate,
 )
 from kubetune.api.spec.tuningjob import (
-    RESOURCE_NAME_PATTERN,
     ObjectMeta,
     TuningJob,
     TuningJobSpec,
@@ -65,6 +72,7 @@ from kubetune.api.spec.tuningjob import (
 
 __all__ = [
     "DURATION_HELP",
+    "MAX_WARM_START_PARENTS",
     "METRIC_NAME_HELP",
     "METRIC_NAME_PATTERN",
     "PARAMETER_NAME_PATTERN",
@@ -75,6 +83,7 @@ __all__ = [
     "Duration",
     "EarlyStopping",
     "EarlyStoppingAlgorithm",
+    "InitialTrial",
     "Limits",
     "LogFormat",
     "MetricDefinition",
@@ -96,4 +105,7 @@ __all__ = [
     "TrialTemplate",
     "TuningJob",
     "TuningJobSpec",
+    "WarmStart",
+    "WarmStartParent",
+    "WarmStartType",
 ]

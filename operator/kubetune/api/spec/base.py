@@ -10,6 +10,8 @@ from pydantic.alias_generators import to_camel
 from kubetune.api.duration import DURATION_PATTERN
 
 METRIC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]*$"
+# DNS-1123 label: a TuningJob name becomes part of Job names and label values.
+RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN)]
 MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN, max_length=128)]
 

@@ -7,17 +7,16 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from kubetune.api.spec.base import (
+    RESOURCE_NAME_PATTERN,
     SpecModel,
 )
 from kubetune.api.spec.limits import Limits
 from kubetune.api.spec.metrics import Metrics
 from kubetune.api.spec.objective import Objective
 from kubetune.api.spec.parameters import Parameter
+from kubetune.api.spec.reuse import InitialTrial, WarmStart
 from kubetune.api.spec.strategy import EarlyStopping, Strategy
 from kubetune.api.spec.template import TrialTemplate
-
-# DNS-1123 label: the TuningJob name becomes part of Job names and label values.
-RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class TuningJobSpec(SpecModel):
@@ -48,6 +47,25 @@ class TuningJobSpec(SpecModel):
     )
     trial_template: TrialTemplate = Field(
         description="The Job that runs one trial, with ${params.NAME} placeholders."
+    )
+    initial_trials: list[InitialTrial] = Field(
+        default_factory=list,
+        description=(
+            "Parameter values to evaluate first, in this order, before the strategy suggests "
+            "any: known-good baselines, a colleague's best configuration. Each entry maps every "
+            "parameter name to a value inside its range (or among its values), checked when the "
+            "manifest is loaded. They count towards limits.maxTrials and are enqueued once, "
+            "when the study is created: editing the list later changes nothing. Default: none."
+        ),
+    )
+    warm_start: WarmStart | None = Field(
+        default=None,
+        description=(
+            "Seed the study with the completed trials of 1 to 5 parent TuningJobs before its "
+            "first suggestion, so the search starts informed. Parent trials are never this "
+            "job's trials: they do not count towards maxTrials and are never its bestTrial; "
+            "status.warmStartTrials says how many were loaded. Unset: a cold start."
+        ),
     )
 
 

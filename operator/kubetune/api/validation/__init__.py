@@ -27,6 +27,7 @@ from kubetune.api.validation.metrics import (
 from kubetune.api.validation.objective import objective_errors
 from kubetune.api.validation.parameters import is_finite_parameter, parameter_errors
 from kubetune.api.validation.parts import Parts
+from kubetune.api.validation.reuse import initial_trial_errors, warm_start_errors
 from kubetune.api.validation.strategy import early_stopping_errors, strategy_errors
 from kubetune.api.validation.template import (
     JOB_RESTART_POLICIES,
@@ -48,7 +49,12 @@ __all__ = [
 
 def semantic_errors(job: TuningJob) -> list[FieldError]:
     """Every cross-field problem in a structurally valid TuningJob."""
-    return _errors(Parts.of_spec(job.spec))
+    spec = job.spec
+    return [
+        *_errors(Parts.of_spec(spec)),
+        *initial_trial_errors(spec.parameters, spec.initial_trials, spec.limits.max_trials),
+        *warm_start_errors(spec.warm_start),
+    ]
 
 
 def partial_semantic_errors(

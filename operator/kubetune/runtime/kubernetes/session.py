@@ -39,7 +39,7 @@ from kubetune.runtime.kubernetes.acceptance import (
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import JournalEntryTooLargeError
 from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
-from kubetune.search.samplers import SamplerUnavailable, build_sampler
+from kubetune.search.samplers import SamplerUnavailable
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import NoAcceptedSpec, SearchSpaceChanged, StudyStore, TuningStudy
 
@@ -135,6 +135,7 @@ class ClusterSession:
             generation,
             previous,
             pending or None,
+            tuner.study.warm_start_trials if job.spec.warm_start is not None else None,
         )
         before_conditions = previous.get("conditions") or []
         item, spec_events = spec_condition(
@@ -307,9 +308,7 @@ class ClusterSession:
                 "revert the change or create a new TuningJob"
             )
         if job.spec.strategy != self._strategy:
-            study.study.sampler = build_sampler(
-                job.spec.strategy, study.space, job.spec.limits.parallel_trials
-            )
+            study.set_strategy(job.spec.strategy, job.spec.limits.parallel_trials)
             self._strategy = job.spec.strategy
         self.tuner.job = job
         return self.tuner
