@@ -260,5 +260,9 @@ def print_report(console: Console, report: RunReport) -> None:
         f"{counts.total} trials ({counts.succeeded} succeeded, {counts.failed} failed, "
         f"{counts.pruned} stopped) in {report.elapsed:.1f}s"
     )
+    if report.warm_start:
+        loaded = ", ".join(f"{count} from {parent}" for parent, count in report.warm_start.items())
+        total = sum(report.warm_start.values())
+        console.print(f"Warm start: {total} trials of parent runs seeded the study ({loaded})")
     console.print(f"Study: {report.paths.storage}   (optuna-dashboard {report.paths.storage})")
     console.print(f"Trial logs: {report.paths.logs}/")

@@ -117,6 +117,7 @@ class RunReport:
     elapsed: float
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    warm_start: dict[str, int] = field(default_factory=dict)  # parent → trials loaded
 
 
 Observer = Callable[[StepResult, LocalBackend], None]
@@ -192,15 +193,13 @@ def run_local(
         with contextlib.suppress(Exception):
             study.save_run_clock()
         raise
-    if interrupted.is_set():
-        return RunReport(
-            job, study.records(), None, paths, time.monotonic() - begun, True, backend.notes
-        )
     return RunReport(
         job,
         study.records(),
-        result.completion,
+        None if interrupted.is_set() else result.completion,
         paths,
         time.monotonic() - begun,
+        interrupted.is_set(),
         notes=backend.notes,
+        warm_start=study.warm_start_parents(),
     )

@@ -26,7 +26,12 @@ from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
-from kubetune.search.warm_start import ParentLoader, TransferSampler, warm_start_count
+from kubetune.search.warm_start import (
+    ATTR_WARM_START,
+    ParentLoader,
+    TransferSampler,
+    warm_start_count,
+)
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 ATTR_STARTED_AT = "kubetune.startedAt"
@@ -184,6 +189,12 @@ class TuningStudy:
         value = {"generation": accepted.generation, "spec": accepted.spec}
         self.study.set_user_attr(ATTR_ACCEPTED_SPEC, value)
         return True
+
+    def warm_start_parents(self) -> dict[str, int]:
+        """How many warm-start trials came from each parent (empty without a warm start)."""
+        recorded = self.study.user_attrs.get(ATTR_WARM_START)
+        parents = recorded.get("parents") if isinstance(recorded, Mapping) else None
+        return dict(parents) if isinstance(parents, Mapping) else {}
 
     def set_strategy(self, strategy: Strategy, parallel_trials: int) -> None:
         """Suggest with another strategy from now on (the spec was edited)."""
