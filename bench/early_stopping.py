@@ -217,9 +217,9 @@ def run_once(
     trial-steps are consumed: what early stopping buys at equal compute."""
     import optuna
     from kubetune.api import parse_tuningjob
-    from kubetune.controller.model import TrialState
     from kubetune.controller.tuner import Tuner
     from kubetune.search.study import TuningStudy
+    from kubetune.trials import TrialState
 
     workload = WORKLOADS[workload_name]
     max_trials = trials if step_budget is None else 4 * trials

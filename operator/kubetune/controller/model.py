@@ -2,7 +2,7 @@
 actions the core asks a backend to carry out. Plain immutable data, no I/O.
 
 The trial vocabulary the study shares (``TrialState``, ``TrialRecord``, ``TrialOutcome``) lives
-in ``kubetune.trials``; it is re-exported here for the runtime modules that import it from here.
+below both the search and this core, in ``kubetune.trials``.
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from enum import StrEnum
 
 from kubetune.api.status import ConditionType, Reason
 from kubetune.metrics.logs import MetricSeries, Observation
-from kubetune.trials import ParamValue
-from kubetune.trials import TrialOutcome as TrialOutcome  # noqa: PLC0414
-from kubetune.trials import TrialRecord as TrialRecord  # noqa: PLC0414
-from kubetune.trials import TrialState as TrialState  # noqa: PLC0414
+from kubetune.trials import ParamValue, TrialOutcome
 
 
 class Phase(StrEnum):

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kubetune.controller.model import TrialRecord, TrialState
+from kubetune.trials import TrialRecord, TrialState
 
 OK = "ok"
 HIGH_BIAS = "highBias"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from kubetune.controller.model import TrialRecord, TrialState
 from kubetune.report.diagnosis import Thresholds
 from kubetune.report.plots import Plot, study_plots
 from kubetune.report.source import StudyReport
 from kubetune.report.summary import Summary, summarize
+from kubetune.trials import TrialRecord, TrialState
 
 TOP_TRIALS = 10
 

@@ -12,7 +12,6 @@ import optuna
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import load_tuningjobs
 from kubetune.api.spec import TuningJob
-from kubetune.controller.model import TrialRecord
 from kubetune.report.cluster import (
     ClusterError,
     connect,
@@ -24,6 +23,7 @@ from kubetune.report.cluster import (
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import trial_record, trial_state
 from kubetune.search.warm_start import warm_start_count
+from kubetune.trials import TrialRecord
 
 DEFAULT_OUTPUT_DIR = Path("kubetune-runs")
 RUN_MANIFEST = "tuningjob.yaml"  # the copy of the manifest `kubetune run` keeps in a run dir

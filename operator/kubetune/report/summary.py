@@ -11,7 +11,6 @@ import optuna
 from rich.text import Text
 
 from kubetune.controller.completion import best_trial
-from kubetune.controller.model import TrialRecord, TrialState
 from kubetune.report.diagnosis import (
     OK,
     Diagnosis,
@@ -21,6 +20,7 @@ from kubetune.report.diagnosis import (
 )
 from kubetune.report.source import StudyReport
 from kubetune.search.study import ATTR_METRICS
+from kubetune.trials import TrialRecord, TrialState
 
 
 @dataclass(frozen=True)

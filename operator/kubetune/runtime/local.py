@@ -32,14 +32,14 @@ from typing import Any
 from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
-from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.lines import READ_CHUNK_BYTES, LineSplitter, read_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
+from kubetune.names import trial_name
 from kubetune.runtime.oom import OomWitness, memory_events_path
 from kubetune.runtime.processes import kill_tree
-from kubetune.search.space import ParamValue
+from kubetune.trials import ParamValue
 
 log = logging.getLogger(__name__)
 

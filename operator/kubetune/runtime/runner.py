@@ -15,13 +15,14 @@ import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
 from kubetune.api.spec import TuningJob, WarmStartParent
-from kubetune.controller.model import Completion, TrialRecord
+from kubetune.controller.model import Completion
 from kubetune.controller.tuner import StepResult, Tuner
 from kubetune.metrics.prometheus import local_prometheus_metrics
 from kubetune.runtime.local import LocalBackend
 from kubetune.search.storage import open_storage
 from kubetune.search.study import TuningStudy
 from kubetune.search.warm_start import ParentLoader, ParentNotFound, ParentStudy, read_parent
+from kubetune.trials import TrialRecord
 
 # Wake at least this often: the display's clock, maxRuntime and pendingTimeout need it.
 TICK_SECONDS = 0.5

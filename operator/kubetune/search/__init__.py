@@ -2,8 +2,9 @@
 
 from kubetune.search.pruners import PRUNER_FACTORIES, build_pruner
 from kubetune.search.samplers import SAMPLER_FACTORIES, SamplerUnavailable, build_sampler
-from kubetune.search.space import ParamValue, SearchSpace
+from kubetune.search.space import SearchSpace
 from kubetune.search.storage import open_storage
+from kubetune.trials import ParamValue
 
 __all__ = [
     "PRUNER_FACTORIES",

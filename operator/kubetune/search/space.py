@@ -23,7 +23,7 @@ from optuna.distributions import (
 )
 
 from kubetune.api.spec import Parameter
-from kubetune.trials import ParamValue as ParamValue  # noqa: PLC0414  (search's public name)
+from kubetune.trials import ParamValue
 
 
 @dataclass(frozen=True)

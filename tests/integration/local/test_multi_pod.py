@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from kubetune.api import load_tuningjobs
 from kubetune.api.status import TrialReason
-from kubetune.controller.model import TrialState
 from kubetune.runtime.oom import OomWitness, memory_events_path, oom_kill_count
 from kubetune.runtime.runner import RunPaths, RunReport, run_local
+from kubetune.trials import TrialState
 
 RANKS_SCRIPT = Path(__file__).with_name("ranks_trial.py")
 

@@ -7,7 +7,7 @@ import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import TuningJob
 from kubetune.cli.display import trials_table
-from kubetune.controller.model import TrialRecord, TrialState
+from kubetune.trials import TrialRecord, TrialState
 from rich.console import Console
 
 OBJECTIVE = "validation-mean-absolute-percentage-error"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from kubetune.controller.model import TrialRecord, TrialState
 from kubetune.report.diagnosis import (
     BOTH,
     HIGH_BIAS,
@@ -15,6 +14,7 @@ from kubetune.report.diagnosis import (
     Thresholds,
     diagnose,
 )
+from kubetune.trials import TrialRecord, TrialState
 
 
 def trial(number: int, validation: float, train: float, test: float | None = None) -> TrialRecord:

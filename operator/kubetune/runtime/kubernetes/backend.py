@@ -21,7 +21,6 @@ from kubernetes.client.exceptions import ApiException
 from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
-from kubetune.controller.naming import trial_name
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
@@ -33,9 +32,10 @@ from kubetune.metrics.prometheus import (
     TrialRef,
     prometheus_url,
 )
+from kubetune.names import trial_name
 from kubetune.runtime.kubernetes.follow import RESTART_SECONDS, LogFollower
 from kubetune.runtime.kubernetes.observe import JobView, PodView, runtime_trial, succeeded_pod
-from kubetune.search.space import ParamValue
+from kubetune.trials import ParamValue
 
 log = logging.getLogger(__name__)
 

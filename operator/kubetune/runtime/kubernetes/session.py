@@ -17,18 +17,10 @@ from kubetune.api import SpecError, TuningJob, parse_tuningjob
 from kubetune.api.duration import parse_duration
 from kubetune.api.status import AuxiliaryConditionType, AuxiliaryReason, ConditionType, Reason
 from kubetune.controller.completion import best_trial
-from kubetune.controller.model import (
-    Action,
-    Phase,
-    Record,
-    RuntimeTrial,
-    Stop,
-    TrialRecord,
-    TrialState,
-)
-from kubetune.controller.naming import trial_name
+from kubetune.controller.model import Action, Phase, Record, RuntimeTrial, Stop
 from kubetune.controller.status import condition, find_condition, put_condition, tuningjob_status
 from kubetune.controller.tuner import Tuner
+from kubetune.names import trial_name
 from kubetune.runtime.kubernetes.acceptance import (
     Acceptance,
     Event,
@@ -42,6 +34,7 @@ from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
 from kubetune.search.samplers import SamplerUnavailable
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import NoAcceptedSpec, SearchSpaceChanged, StudyStore, TuningStudy
+from kubetune.trials import TrialRecord, TrialState
 
 log = logging.getLogger(__name__)
 
