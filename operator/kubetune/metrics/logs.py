@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from kubetune.api.spec import Metrics
 from kubetune.metrics.lines import MAX_LINE_BYTES, iter_lines
+from kubetune.metrics.patterns import compile_metric_regex
 
 MAX_LINE_CHARS = MAX_LINE_BYTES // 4
 """What the parser reads of a line: every character of it is in what the splitter keeps."""
@@ -95,7 +96,7 @@ class LogMetricsParser:
     def __init__(self, metrics: Metrics, names: Sequence[str]) -> None:
         self._names = frozenset(names)
         self._regexes = {
-            definition.name: re.compile(definition.regex)
+            definition.name: compile_metric_regex(definition.regex)  # RE2: linear time
             for definition in metrics.definitions
             if definition.name in self._names
         }
