@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from kubetune.api.bounds import load_bounded_yaml, nesting_error
 from kubetune.api.errors import FieldError, SpecError, from_validation_error
 from kubetune.api.spec import TuningJob
 from kubetune.api.validation import partial_semantic_errors, semantic_errors
@@ -20,6 +21,9 @@ def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
         raise SpecError(
             [FieldError("", f"a TuningJob must be a mapping, got {type(manifest).__name__}")]
         )
+    too_deep = nesting_error(manifest)  # before pydantic recurses into it
+    if too_deep is not None:
+        raise SpecError([too_deep])
     try:
         job = TuningJob.model_validate(manifest)
     except ValidationError as error:
@@ -33,9 +37,9 @@ def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
 
 
 def load_documents(text: str, source: str = "<manifest>") -> list[Any]:
-    """Every non-empty YAML document in ``text``."""
+    """Every non-empty YAML document in ``text``, within the bounds of ``api/bounds.py``."""
     try:
-        return [document for document in yaml.safe_load_all(text) if document is not None]
+        return load_bounded_yaml(text, source)
     except yaml.YAMLError as error:
         raise SpecError([FieldError("", f"not valid YAML: {error}")], source) from None
 
