@@ -12,7 +12,7 @@ from kubetune.api import SpecError, load_documents, parse_tuningjob
 from kubetune.api.bounds import MAX_NESTING_DEPTH, MAX_YAML_NODES
 from kubetune.cli.main import cli
 
-from tests.unit.manifests import manifest
+from tests.unit.manifests import manifest, tweak
 
 ALIAS_BOMB = "\n".join(
     ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
@@ -88,3 +88,24 @@ def test_kubetune_validate_reports_without_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1" * 400 + "s", "must be at most 32 characters"),
+        ("9" * 30 + "h", "must be at most 8784h"),
+        ("9000h", "must be at most 8784h"),
+    ],
+)
+@pytest.mark.parametrize("field", ["trialTimeout", "maxRuntime", "pendingTimeout"])
+def test_durations_are_finite_and_bounded(field: str, value: str, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_tuningjob(tweak(manifest(), f"spec.limits.{field}", value))
+    assert [e.path for e in caught.value.errors] == [f"spec.limits.{field}"]
+    assert message in caught.value.errors[0].message
+
+
+def test_a_long_but_bounded_duration_renders() -> None:
+    job = parse_tuningjob(tweak(manifest(), "spec.limits.trialTimeout", "8784h"))
+    assert job.spec.limits.trial_timeout_seconds == 8784 * 3600
