@@ -286,6 +286,24 @@ def _retention_seconds(text: str) -> float:
     default=None,
     help="Prometheus for metrics.source prometheus without a url (env KUBETUNE_PROMETHEUS_URL).",
 )
+@click.option(
+    "--leader-election/--no-leader-election",
+    default=True,
+    show_default=True,
+    envvar="KUBETUNE_LEADER_ELECTION",
+    help="Take the Lease before handling TuningJobs; other operators wait as standbys "
+    "(docs/operations.md). Off only when you are sure a single operator runs.",
+)
+@click.option(
+    "--lease-name", default="kubetune-operator", show_default=True, help="Name of the Lease."
+)
+@click.option(
+    "--lease-namespace",
+    default=None,
+    envvar="POD_NAMESPACE",
+    help="Namespace of the Lease (default: env POD_NAMESPACE, the pod's own namespace, else "
+    "the kubeconfig context's).",
+)
 def operator(
     namespaces: tuple[str, ...],
     kubeconfig: str | None,
@@ -295,11 +313,14 @@ def operator(
     finished_job_retention: str,
     keep_best_job: bool,
     prometheus_url: str | None,
+    leader_election: bool,
+    lease_name: str,
+    lease_namespace: str | None,
 ) -> None:
     """Run the TuningJob operator against the current cluster."""
     if prometheus_url:  # the default for TuningJobs whose spec.metrics.prometheus has no url
         os.environ[ENV_PROMETHEUS_URL] = prometheus_url
-    from kubetune.operator.run import run_operator
+    from kubetune.operator.run import LeaseOptions, run_operator
     from kubetune.runtime.kubernetes.retention import JobRetention
 
     retention: JobRetention | None = None
@@ -309,7 +330,8 @@ def operator(
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--finished-job-retention") from None
         retention = JobRetention(seconds, keep_best_job)
-    run_operator(namespaces, health_port, kubeconfig, log_format, verbose, retention)
+    lease = LeaseOptions(lease_name, lease_namespace) if leader_election else None
+    run_operator(namespaces, health_port, kubeconfig, log_format, verbose, retention, lease)
 
 
 cli.add_command(report_command.report)

@@ -7,24 +7,40 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import kopf
 from aiohttp import web
+from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kubetune.operator.clients import load_clients
+from kubetune.operator.clients import api_client, load_clients, own_namespace
 from kubetune.operator.context import OperatorContext
+from kubetune.operator.leader import DEFAULT_LEASE_NAME, LeaderElector, default_identity
 from kubetune.operator.metrics import OperatorMetrics
 from kubetune.runtime.kubernetes.retention import JobRetention
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class LeaseOptions:
+    """The Lease that elects the active operator; namespace None: the operator's own."""
+
+    name: str = DEFAULT_LEASE_NAME
+    namespace: str | None = None
+
+
 async def _serve_probes(
-    ready: threading.Event, port: int, metrics: OperatorMetrics | None = None
+    ready: threading.Event,
+    port: int,
+    metrics: OperatorMetrics | None = None,
+    elector: LeaderElector | None = None,
 ) -> web.AppRunner:
-    """``/healthz``: the event loop answers. ``/readyz``: kopf's caches are warm.
-    ``/metrics``: the operator's own metrics, in Prometheus' text format."""
+    """``/healthz``: the event loop answers. ``/readyz``: kopf's caches are warm, or this is a
+    standby waiting for the Lease (a standby that never turned ready would stall every rolling
+    update of the Deployment). ``/metrics``: the operator's own metrics, in Prometheus' text
+    format."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -32,6 +48,8 @@ async def _serve_probes(
     async def readyz(_: web.Request) -> web.Response:
         if ready.is_set():
             return web.Response(text="ok")
+        if elector is not None and not elector.is_leader:
+            return web.Response(text="standby")
         return web.Response(status=503, text="starting")
 
     async def prometheus_metrics(_: web.Request) -> web.Response:
@@ -57,16 +75,29 @@ async def _main(
     health_port: int | None,
     kubeconfig: str | None,
     retention: JobRetention | None = None,
+    lease: LeaseOptions | None = None,
 ) -> None:
     import kubetune.operator.main  # noqa: F401  (registers the handlers)
 
     ready = threading.Event()
     metrics = OperatorMetrics()
-    runner = await _serve_probes(ready, health_port, metrics) if health_port is not None else None
-    context = OperatorContext(
-        clients=load_clients(kubeconfig), retention=retention, metrics=metrics
-    )
+    elector = None
+    if lease is not None:
+        identity = default_identity()
+        agent = f"kubetune-operator/leader-election ({identity})"
+        coordination = client.CoordinationV1Api(api_client(kubeconfig, agent))
+        namespace = lease.namespace or own_namespace(kubeconfig)
+        elector = LeaderElector(coordination, namespace, lease.name, identity).start()
+    runner = None
+    if health_port is not None:
+        runner = await _serve_probes(ready, health_port, metrics, elector)
     try:
+        if elector is not None:
+            while not elector.wait_until_leader(0):  # polled: the loop keeps serving probes
+                await asyncio.sleep(0.2)
+        context = OperatorContext(
+            clients=load_clients(kubeconfig), retention=retention, metrics=metrics
+        )
         await kopf.operator(
             standalone=True,
             clusterwide=not namespaces,
@@ -75,6 +106,8 @@ async def _main(
             memo=context,
         )
     finally:
+        if elector is not None:
+            await asyncio.to_thread(elector.release)
         if runner is not None:
             await runner.cleanup()
 
@@ -86,13 +119,15 @@ def run_operator(
     log_format: str = "plain",
     verbose: bool = False,
     retention: JobRetention | None = None,
+    lease: LeaseOptions | None = None,
 ) -> None:
     """Run until interrupted. No namespaces means all of them. ``retention``: how finished
-    trial Jobs are cleaned up (None keeps them)."""
+    trial Jobs are cleaned up (None keeps them). ``lease``: lead through this Lease before
+    handling anything (None: no leader election; run only one such operator)."""
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf's own login reads it
     kopf.configure(
         verbose=verbose,
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
     )
-    asyncio.run(_main(namespaces, health_port, kubeconfig, retention))
+    asyncio.run(_main(namespaces, health_port, kubeconfig, retention, lease))

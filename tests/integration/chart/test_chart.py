@@ -51,6 +51,7 @@ NOT_IN_KUBERNETES = {
     ("monitoring.coreos.com/v1", "PodMonitor"),
 }
 
+LEASE_ROLE = f"{RELEASE}-leader-election"
 MODES: dict[str, dict[str, Any]] = {
     "defaults": {},
     "namespaced": {"watchNamespaces": ["team-a", "team-b"]},
@@ -62,6 +63,7 @@ MODES: dict[str, dict[str, Any]] = {
         "operator.logFormat": "plain",
         "operator.verbose": True,
     },
+    "single-replica": {"leaderElection.enabled": False, "replicaCount": 1},
     "bring-your-own": {
         "rbac.create": False,
         "serviceAccount.create": False,
@@ -306,11 +308,51 @@ def test_monitor_duration_samples(text: str, valid: bool) -> None:
     assert MONITOR_DURATION_SCHEMA.is_valid(text) == valid
 
 
+def test_two_replicas_elect_a_leader_and_a_drain_keeps_one(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    (budget,) = of_kind(rendered["defaults"], "PodDisruptionBudget")
+    (deployment,) = of_kind(rendered["defaults"], "Deployment")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == deployment["spec"]["selector"]
+    roles = {r["metadata"]["name"]: r for r in of_kind(rendered["defaults"], "Role")}
+    lease_role = roles[LEASE_ROLE]
+    assert lease_role["metadata"]["namespace"] == RELEASE_NAMESPACE
+    assert lease_role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+
+
+def test_without_leader_election_one_replica_is_recreated(
+    rendered: dict[str, list[dict[str, Any]]], helm: Path
+) -> None:
+    (deployment,) = of_kind(rendered["single-replica"], "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert "--no-leader-election" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not of_kind(rendered["single-replica"], "PodDisruptionBudget")
+    refused = helm_run(
+        helm,
+        "template",
+        "kubetune",
+        str(CHART),
+        *set_flags({"leaderElection.enabled": False}),
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "replicaCount > 1 needs leaderElection.enabled" in refused.stderr
+
+
 def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, Any]]]) -> None:
     (deployment,) = of_kind(rendered["defaults"], "Deployment")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    # Two replicas behind a Lease: one leads, one waits (test_leader_election.py).
+    assert spec["replicas"] == 2
+    assert spec["strategy"] == {"type": "RollingUpdate"}
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == RELEASE
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -322,6 +364,7 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
         "--log-format=json",
         "--finished-job-retention=10m",
         "--keep-best-job",
+        "--lease-name=kubetune",
     ]
     security = container["securityContext"]
     assert security["allowPrivilegeEscalation"] is False
@@ -333,7 +376,7 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
     assert container["resources"]["requests"]
     assert container["resources"]["limits"]["memory"]
-    assert "env" not in container or not container["env"]
+    assert [e["name"] for e in container["env"]] == ["POD_NAME", "POD_NAMESPACE"]
 
     (monitored,) = of_kind(rendered["monitoring"], "Deployment")
     (container,) = monitored["spec"]["template"]["spec"]["containers"]
@@ -343,6 +386,7 @@ def test_deployment_is_hardened_and_probed(rendered: dict[str, list[dict[str, An
         "--verbose",
         "--finished-job-retention=10m",
         "--keep-best-job",
+        "--lease-name=kubetune",
     ]
     assert {"name": "KUBETUNE_PROMETHEUS_URL", "value": MODES["monitoring"]["prometheus.url"]} in (
         container["env"]
@@ -368,6 +412,7 @@ def operator_retention(args: list[str]) -> tuple[bool, JobRetention | None]:
         log_format: Any,
         verbose: Any,
         retention: JobRetention | None,
+        lease: Any = None,
     ) -> None:
         seen.append(retention)
 
@@ -506,8 +551,9 @@ def test_rbac_modes_and_no_wildcards(rendered: dict[str, list[dict[str, Any]]]) 
                     assert "*" not in rule[key], (mode, role["metadata"]["name"], rule)
 
     clusterwide = rendered["defaults"]
-    assert not of_kind(clusterwide, "Role")
-    assert not of_kind(clusterwide, "RoleBinding")
+    # The only Role is the Lease's, in the release namespace.
+    assert [r["metadata"]["name"] for r in of_kind(clusterwide, "Role")] == [LEASE_ROLE]
+    assert [b["metadata"]["name"] for b in of_kind(clusterwide, "RoleBinding")] == [LEASE_ROLE]
     operator_role = next(
         r for r in of_kind(clusterwide, "ClusterRole") if r["metadata"]["name"] == RELEASE
     )
@@ -519,12 +565,12 @@ def test_rbac_modes_and_no_wildcards(rendered: dict[str, list[dict[str, Any]]]) 
     assert not any(resource == "secrets" for _, _, resource in no_secrets)
 
     namespaced = rendered["namespaced"]
-    roles = of_kind(namespaced, "Role")
-    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
-    assert sorted(b["metadata"]["namespace"] for b in of_kind(namespaced, "RoleBinding")) == [
-        "team-a",
-        "team-b",
+    roles = [r for r in of_kind(namespaced, "Role") if r["metadata"]["name"] != LEASE_ROLE]
+    bindings = [
+        b for b in of_kind(namespaced, "RoleBinding") if b["metadata"]["name"] != LEASE_ROLE
     ]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert rule_grants(roles[0]["rules"]) == grants - rule_grants(
         [
             {

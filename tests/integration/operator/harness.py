@@ -4,6 +4,7 @@ HTTP to the Kubernetes API emulator, plus helpers to drive it with kubectl and t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -24,19 +25,30 @@ TRIAL_SCRIPT = Path(__file__).with_name("trial.py")
 T = TypeVar("T")
 
 
-class OperatorProcess:
-    """``kubetune operator`` as a subprocess that tests may kill (SIGKILL) and restart."""
+LEASE_NAMESPACE = "kubetune"  # where the chart installs the operator, so its Role holds there
 
-    def __init__(self, sim: KubeSim, work_dir: Path, *extra: str) -> None:
+
+class OperatorProcess:
+    """``kubetune operator`` as a subprocess that tests may kill (SIGKILL) and restart.
+
+    It elects itself leader through the Lease in ``LEASE_NAMESPACE`` as the chart's pods do;
+    ``identity`` plays the pod name: a restart is the same pod's container restarting, a second
+    OperatorProcess (another identity) a second replica."""
+
+    def __init__(
+        self, sim: KubeSim, work_dir: Path, *extra: str, identity: str = "operator-0"
+    ) -> None:
         self.sim = sim
-        self.log_file = work_dir / "operator.log"
+        self.identity = identity
+        self.log_file = work_dir / f"{identity}.log"
         self.extra = extra
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.starts = 0
 
-    def start(self) -> OperatorProcess:
+    def start(self, wait_ready: bool = True) -> OperatorProcess:
         self.port = free_port()
+        _ensure_namespace(self.sim, LEASE_NAMESPACE)
         command = [
             sys.executable,
             "-m",
@@ -46,16 +58,33 @@ class OperatorProcess:
             str(self.sim.kubeconfig),
             "--health-port",
             str(self.port),
+            "--lease-namespace",
+            LEASE_NAMESPACE,
             *self.extra,
         ]
+        env = dict(os.environ, POD_NAME=self.identity)
         with self.log_file.open("ab") as log:
             log.write(f"--- start {self.starts}\n".encode())
             self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                command,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
             )
         self.starts += 1
-        wait_until(self.ready, timeout=30, message=f"operator ready\n{self.log_tail()}")
+        if wait_ready:
+            wait_until(self.ready, timeout=30, message=f"operator ready\n{self.log_tail()}")
         return self
+
+    def leading(self) -> bool:
+        """Whether this process holds the Lease (its /readyz says ``ok``, not ``standby``)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as r:
+                return bool(r.read() == b"ok")
+        except OSError:
+            return False
 
     def ready(self) -> bool:
         assert self.process is not None
@@ -88,6 +117,16 @@ class OperatorProcess:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return ""
+
+
+def _ensure_namespace(sim: KubeSim, name: str) -> None:
+    api = kubernetes.config.new_client_from_config(config_file=str(sim.kubeconfig))
+    core = kubernetes.client.CoreV1Api(api)
+    try:
+        core.create_namespace({"metadata": {"name": name}})
+    except kubernetes.client.ApiException as error:
+        if error.status != 409:
+            raise
 
 
 class Cluster:
