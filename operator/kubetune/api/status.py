@@ -41,6 +41,10 @@ class AuxiliaryConditionType(StrEnum):
     SPEC_ACCEPTED = "SpecAccepted"
     # Only with spec.metrics.source prometheus. Reasons: PrometheusAvailable / Unavailable.
     METRICS_SOURCE_AVAILABLE = "MetricsSourceAvailable"
+    # Present, False, only while the operator's steps for this TuningJob fail with an error
+    # that is not the API's (reason ReconcileError, the error in the message); the study is
+    # read back from its journal and retried with backoff. Gone with the next good step.
+    RECONCILED = "Reconciled"
 
 
 class Reason(StrEnum):
@@ -63,6 +67,7 @@ class AuxiliaryReason(StrEnum):
     ACCEPTED = "Accepted"  # SpecAccepted=True: the spec of this generation is in effect
     PROMETHEUS_AVAILABLE = "PrometheusAvailable"
     PROMETHEUS_UNAVAILABLE = "PrometheusUnavailable"
+    RECONCILE_ERROR = "ReconcileError"
 
 
 class TrialReason(StrEnum):

@@ -18,6 +18,12 @@ from kubetune.api.spec import TuningJob
 from kubetune.names import API_GROUP, PLURAL, VERSION, tuningjob_label
 from kubetune.operator.clients import Clients
 from kubetune.operator.context import OperatorContext
+from kubetune.operator.failures import (
+    TRANSIENT_ERRORS,
+    describe,
+    failure_condition,
+    retry_delay,
+)
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import StudyJournalError, open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
@@ -25,7 +31,7 @@ from kubetune.runtime.kubernetes.parents import cluster_parents
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome
 from kubetune.search.study import StudyStore
 
-MAX_BACKOFF_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 def cluster_view(jobs: Iterable[JobView], pods: Iterable[PodView]) -> ClusterView:
@@ -64,32 +70,53 @@ async def tuning_loop(
         backend.on_retry = metrics.api_retries.labels("prometheus").inc
         return backend
 
-    session = ClusterSession(
-        name,
-        namespace,
-        uid,
-        study_store=lambda job_name, ns, owner_uid: _study_store(
-            clients, job_name, ns, owner_uid, metrics.api_retries.labels("kubernetes").inc
-        ),
-        backend_factory=backend_factory,
-        retention=context.retention,
-    )
+    def new_session() -> ClusterSession:
+        """A session rebuilt from the cluster: the study is read back from its journal."""
+        return ClusterSession(
+            name,
+            namespace,
+            uid,
+            study_store=lambda job_name, ns, owner_uid: _study_store(
+                clients, job_name, ns, owner_uid, metrics.api_retries.labels("kubernetes").inc
+            ),
+            backend_factory=backend_factory,
+            retention=context.retention,
+        )
+
+    sessions = _Sessions(new_session)
     try:
-        await _run(context, session, body, stopped, jobs_index, pods_index, logger)
+        await _run(context, sessions, body, stopped, jobs_index, pods_index, logger)
     finally:
-        if session.backend is not None:
-            session.backend.close()
+        sessions.close()
+
+
+class _Sessions:
+    """The TuningJob's current session, and a fresh one when its view may be stale."""
+
+    def __init__(self, factory: Callable[[], ClusterSession]) -> None:
+        self._factory = factory
+        self.current = factory()
+
+    def rebuild(self) -> ClusterSession:
+        self.close()
+        self.current = self._factory()
+        return self.current
+
+    def close(self) -> None:
+        if self.current.backend is not None:
+            self.current.backend.close()
 
 
 async def _run(
     context: OperatorContext,
-    session: ClusterSession,
+    sessions: _Sessions,
     body: kopf.Body,
     stopped: kopf.DaemonStopped,
     jobs_index: kopf.Index[Any, JobView],
     pods_index: kopf.Index[Any, PodView],
     logger: logging.Logger | logging.LoggerAdapter[Any],
 ) -> None:
+    session = sessions.current
     name, namespace = session.name, session.namespace
     key = (namespace, tuningjob_label(name))
     metrics = context.metrics
@@ -104,11 +131,26 @@ async def _run(
             if outcome.status != written:
                 await asyncio.to_thread(_patch_status, context, namespace, name, outcome)
                 written = outcome.status
-        except (ApiException, HTTPError, StudyJournalError, OSError) as error:
+        except Exception as error:  # one TuningJob's failure stays its own
             metrics.record_error(namespace, error)
             failures += 1
-            delay = min(MAX_BACKOFF_SECONDS, 2.0**failures)
-            logger.warning("reconcile failed (%s); retrying in %.0fs", _describe(error), delay)
+            delay = retry_delay(error, failures)
+            if isinstance(error, TRANSIENT_ERRORS):
+                logger.warning("reconcile failed (%s); retrying in %.1fs", describe(error), delay)
+            else:
+                # A stale study view (another writer, a journal that kept failing) or a bug:
+                # whatever this session holds in memory may be wrong, so read it all back.
+                logger.error(
+                    "reconcile failed (%s); rebuilding from the journal in %.1fs",
+                    describe(error),
+                    delay,
+                    exc_info=not isinstance(error, StudyJournalError),
+                )
+                session = sessions.rebuild()
+                written = None  # the status below is not what the session would write
+                await asyncio.to_thread(
+                    _report_failure, context, namespace, name, body, error, delay
+                )
             await context.wakeups.sleep(key, delay)
             continue
         failures = 0
@@ -148,7 +190,23 @@ def _patch_status(
     )
 
 
-def _describe(error: BaseException) -> str:
-    if isinstance(error, ApiException):
-        return f"{error.status} {error.reason}"
-    return f"{type(error).__name__}: {error}"
+def _report_failure(
+    context: OperatorContext,
+    namespace: str,
+    name: str,
+    body: kopf.Body,
+    error: BaseException,
+    delay: float,
+) -> None:
+    """Put the failure on the TuningJob as a condition (best effort: the API may be the
+    problem); the next successful step writes its whole status and so removes it."""
+    previous = (body.get("status") or {}).get("conditions") or []
+    generation = body.get("metadata", {}).get("generation")
+    item = failure_condition(error, delay, time.time(), generation)
+    conditions = [c for c in previous if c.get("type") != item["type"]] + [item]
+    try:
+        context.clients.custom.patch_namespaced_custom_object_status(
+            API_GROUP, VERSION, namespace, PLURAL, name, {"status": {"conditions": conditions}}
+        )
+    except (ApiException, HTTPError, OSError) as patch_error:
+        log.warning("could not report the failure on %s/%s: %s", namespace, name, patch_error)
