@@ -22,21 +22,27 @@ from kubetune.api.status import AuxiliaryConditionType, AuxiliaryReason
 TRANSIENT_ERRORS = (ApiException, HTTPError, OSError)
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
+# A read that failed while the step went on (a finished trial's log): retried at least this
+# often, however long it keeps failing. One GET; the trial's slot is idle meanwhile.
+MAX_READ_RETRY_SECONDS = 2.0
 MAX_MESSAGE_CHARS = 1024  # a condition message, not a traceback
 
 
 def retry_delay(
-    error: BaseException, failures: int, rng: Callable[[], float] = random.random
+    error: BaseException | None,
+    failures: int,
+    rng: Callable[[], float] = random.random,
+    cap: float = MAX_RETRY_SECONDS,
 ) -> float:
     """Seconds before retrying after the ``failures``-th failure in a row: 1, 2, 4... up to
-    30, each drawn from its upper half (jitter); at least what ``Retry-After`` asks."""
-    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** max(0, failures - 1))
+    ``cap``, each drawn from its upper half (jitter); at least what ``Retry-After`` asks."""
+    ceiling = min(cap, FIRST_RETRY_SECONDS * 2.0 ** max(0, min(failures, 32) - 1))
     delay = ceiling * (0.5 + rng() / 2)
     asked = retry_after(error)
-    return delay if asked is None else min(MAX_RETRY_SECONDS, max(delay, asked))
+    return delay if asked is None else min(cap, max(delay, asked))
 
 
-def retry_after(error: BaseException) -> float | None:
+def retry_after(error: BaseException | None) -> float | None:
     if not isinstance(error, ApiException) or not error.headers:
         return None
     value = error.headers.get("Retry-After")

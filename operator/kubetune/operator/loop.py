@@ -19,6 +19,7 @@ from kubetune.names import API_GROUP, PLURAL, VERSION, tuningjob_label
 from kubetune.operator.clients import Clients
 from kubetune.operator.context import OperatorContext
 from kubetune.operator.failures import (
+    MAX_READ_RETRY_SECONDS,
     TRANSIENT_ERRORS,
     describe,
     failure_condition,
@@ -121,7 +122,7 @@ async def _run(
     key = (namespace, tuningjob_label(name))
     metrics = context.metrics
     written: Mapping[str, Any] | None = None
-    failures = 0
+    failures = soft_failures = 0
     while not stopped:
         view = cluster_view(jobs_index.get(key, []), pods_index.get(key, []))
         snapshot = copy.deepcopy(dict(body))
@@ -154,6 +155,12 @@ async def _run(
             await context.wakeups.sleep(key, delay)
             continue
         failures = 0
+        wake_in = outcome.wake_in
+        if session.backend is not None and session.backend.retry_soon:
+            soft_failures += 1  # a read failed but the step went on: retry that read soon
+            wake_in = min(wake_in, retry_delay(None, soft_failures, cap=MAX_READ_RETRY_SECONDS))
+        else:
+            soft_failures = 0
         metrics.record_step(
             namespace,
             name,
@@ -165,7 +172,7 @@ async def _run(
         )
         for event in outcome.events:
             kopf.event(body, type=event.type, reason=event.reason, message=event.message)
-        await context.wakeups.sleep(key, outcome.wake_in)
+        await context.wakeups.sleep(key, wake_in)
 
 
 def _study_store(

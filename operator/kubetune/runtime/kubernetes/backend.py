@@ -17,6 +17,7 @@ from typing import Any
 
 from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
@@ -87,11 +88,15 @@ class KubernetesBackend:
         self._prometheus_spec: Any = None
         self._prometheus_error: str | None = None  # why it could not be set up
         self._ended: dict[int, float] = {}  # when a trial's workload was first seen finished
+        # A read failed transiently in this step (a trial's log, say): the trial stays as it
+        # was and the loop wakes again within seconds instead of at the next resync.
+        self.retry_soon = False
 
     def update(self, job: TuningJob, view: ClusterView) -> None:
         """Take the latest spec and watch snapshot before a reconcile step."""
         self.job = job
         self.view = view
+        self.retry_soon = False
         for number in list(self._launched):
             if number in view.jobs:
                 del self._launched[number]
@@ -250,6 +255,10 @@ class KubernetesBackend:
                 return RuntimeTrial(trial.number, Phase.RUNNING)
             try:
                 series = self._read_metrics(pod.name)
+            except (HTTPError, OSError) as error:  # the connection broke mid-log
+                log.warning("reading the log of %s failed (%s); will retry", pod.name, error)
+                self.retry_soon = True
+                return RuntimeTrial(trial.number, Phase.RUNNING)
             except ApiException as error:
                 if error.status == NOT_FOUND:
                     return RuntimeTrial(
@@ -262,6 +271,7 @@ class KubernetesBackend:
                     log.warning(
                         "reading the log of %s failed (%s); will retry", pod.name, error.status
                     )
+                    self.retry_soon = True
                     return RuntimeTrial(trial.number, Phase.RUNNING)
                 raise
             self._metrics[job.name] = series
