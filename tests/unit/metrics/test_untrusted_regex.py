@@ -38,8 +38,8 @@ def test_a_backtracking_pattern_parses_an_evil_log_at_once() -> None:
 
 
 def test_a_long_adversarial_line_takes_linear_time_and_other_threads_run() -> None:
-    metrics = Metrics(
-        format="regex", definitions=[{"name": "loss", "regex": r"(a|aa)*(b|c)+x([0-9]+)"}]
+    metrics = Metrics.model_validate(
+        {"format": "regex", "definitions": [{"name": "loss", "regex": r"(a|aa)*(b|c)+x([0-9]+)"}]}
     )
     ticks = 0
     done = threading.Event()
@@ -63,7 +63,9 @@ def test_a_long_adversarial_line_takes_linear_time_and_other_threads_run() -> No
 
 
 def test_values_are_still_found() -> None:
-    metrics = Metrics(format="regex", definitions=[{"name": "loss", "regex": r"loss: ([0-9.]+)"}])
+    metrics = Metrics.model_validate(
+        {"format": "regex", "definitions": [{"name": "loss", "regex": r"loss: ([0-9.]+)"}]}
+    )
     assert parse_log(metrics, ["loss"], "step=1 loss: 0.5\nloss: 0.25\n").latest("loss") == 0.25
 
 
