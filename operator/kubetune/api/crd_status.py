@@ -32,6 +32,7 @@ def _names(*members: Any) -> str:
 _READY, _STALLED = SummaryConditionType.READY.value, SummaryConditionType.STALLED.value
 _SPEC_ACCEPTED = AuxiliaryConditionType.SPEC_ACCEPTED.value
 _METRICS_SOURCE = AuxiliaryConditionType.METRICS_SOURCE_AVAILABLE.value
+_RECONCILED = AuxiliaryConditionType.RECONCILED.value
 _REFUSALS = (Reason.INVALID_SPEC, Reason.SEARCH_SPACE_CHANGED)
 _STATES = _names(*ConditionType)
 _STATE_TYPES = "/".join(t.value for t in ConditionType)
@@ -43,7 +44,8 @@ _CONDITION_TYPES = (
     f"the state, never changing it: {_SPEC_ACCEPTED} (False while the latest edit of the "
     "spec is refused; the study goes on with the spec accepted before) and "
     f"{_METRICS_SOURCE} (with spec.metrics.source prometheus: False while Prometheus cannot "
-    "be queried). `kubectl wait --for=condition=Complete` works on these."
+    f"be queried) and {_RECONCILED} (present, False, only while the operator's steps for "
+    "this TuningJob fail). `kubectl wait --for=condition=Complete` works on these."
 )
 _CONDITION_REASONS = (
     f"Why, in PascalCase. {_STATE_TYPES} (and {_READY}/{_STALLED}): "
@@ -52,7 +54,7 @@ _CONDITION_REASONS = (
     f"{_SPEC_ACCEPTED}: {AuxiliaryReason.ACCEPTED.value}, or {_names(*_REFUSALS)} naming the "
     f"refused field. {_METRICS_SOURCE}: "
     + _names(AuxiliaryReason.PROMETHEUS_AVAILABLE, AuxiliaryReason.PROMETHEUS_UNAVAILABLE)
-    + "."
+    + f". {_RECONCILED}: {AuxiliaryReason.RECONCILE_ERROR.value}."
 )
 _CONDITIONS = (
     "Running while trials run; then Complete (a limit or the target was reached) or Failed, "
@@ -63,7 +65,10 @@ _CONDITIONS = (
     f"are still recorded) and {_STATE_TYPES} keep reflecting the study; reverting the edit "
     "makes it True again. A spec never accepted is Failed (InvalidSpec) instead. "
     f"{_METRICS_SOURCE} (spec.metrics.source prometheus only) is False while Prometheus "
-    "cannot be queried; finished trials then wait for their metrics."
+    "cannot be queried; finished trials then wait for their metrics. "
+    f"{_RECONCILED} appears, False with reason {AuxiliaryReason.RECONCILE_ERROR.value} and "
+    "the error, while the operator's steps for this TuningJob fail: the study is read back "
+    "from its journal and retried with backoff, other TuningJobs are not affected."
 )
 
 _CONDITION: Schema = {
