@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(s|m|h))+$"
@@ -14,16 +15,20 @@ MAX_DURATION_SECONDS = 366 * 24 * 3600.0
 MAX_DURATION_CHARS = 32
 
 
-def parse_duration(text: str) -> float:
-    """Seconds in a duration string; raises ValueError when it is not one."""
-    if len(text) > MAX_DURATION_CHARS:
+def parse_duration(text: str, bounded: bool = True) -> float:
+    """Seconds in a duration string; raises ValueError when it is not one. ``bounded``: at
+    most ``MAX_DURATION_CHARS`` long and ``MAX_DURATION_SECONDS`` (what a TuningJob's spec
+    takes); finite in any case."""
+    if bounded and len(text) > MAX_DURATION_CHARS:
         raise ValueError(f"must be at most {MAX_DURATION_CHARS} characters (got {_shown(text)})")
     if not re.fullmatch(DURATION_PATTERN, text):
         raise ValueError(f"must be a duration such as 90s, 30m, 2h or 1h30m (got {_shown(text)})")
     seconds = sum(float(value) * _UNIT_SECONDS[unit] for value, unit in _PART.findall(text))
     if seconds <= 0:
         raise ValueError(f"must be longer than zero (got {text!r})")
-    if not seconds <= MAX_DURATION_SECONDS:  # also false for inf and nan
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a finite duration (got {_shown(text)})")
+    if bounded and seconds > MAX_DURATION_SECONDS:
         raise ValueError(f"must be at most {MAX_DURATION_SECONDS / 3600:.0f}h (got {_shown(text)})")
     return seconds
 

@@ -235,7 +235,7 @@ def _retention_seconds(text: str) -> float:
     is 0, delete at once; otherwise a duration longer than zero (``parse_duration``)."""
     if text == "0" or (re.fullmatch(DURATION_PATTERN, text) and not re.search("[1-9]", text)):
         return 0.0
-    return parse_duration(text)
+    return parse_duration(text, bounded=False)
 
 
 @cli.command()
