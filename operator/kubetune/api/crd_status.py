@@ -15,6 +15,7 @@ from kubetune.api.status import (
     AuxiliaryReason,
     BestTrial,
     ConditionType,
+    DiagnosisStatus,
     Reason,
     SummaryConditionType,
     TrialCounts,
@@ -132,6 +133,17 @@ _STATUS_DESCRIPTIONS: dict[str, str] = {
     "status.bestTrial.objective": "The trial's value of the objective metric.",
     "status.bestTrial.metrics": "Every metric the trial reported (spec.objective metrics).",
     "status.bestTrial.jobName": "Name of the trial's Job.",
+    "status.diagnosis": (
+        "With spec.diagnosis, once the TuningJob is Complete or Failed: the bias/variance "
+        "verdict on the best trial."
+    ),
+    "status.diagnosis.verdict": (
+        "highBias (train error far above the baseline), highVariance (validation error far "
+        "above train), both, trainTestMismatch (test error far above validation), ok, or "
+        "unknown (no trial succeeded, or the best did not report spec.diagnosis.trainMetric)."
+    ),
+    "status.diagnosis.message": "The errors and gaps behind the verdict.",
+    "status.diagnosis.trial": "Number of the trial judged: the best one.",
 }
 
 
@@ -140,7 +152,8 @@ def status_schema() -> Schema:
     hints = SchemaHints(descriptions=_STATUS_DESCRIPTIONS)
     trials, _ = model_schema(TrialCounts, "status.trials", hints)
     best, _ = model_schema(BestTrial, "status.bestTrial", hints)
-    for schema in (trials, best):
+    diagnosis, _ = model_schema(DiagnosisStatus, "status.diagnosis", hints)
+    for schema in (trials, best, diagnosis):
         strip_defaults(schema)  # the operator writes status; defaults there add nothing
     for counter in trials["properties"].values():
         counter["minimum"] = 0
@@ -173,6 +186,7 @@ def status_schema() -> Schema:
                 "format": "int64",
                 "minimum": 0,
             },
+            "diagnosis": diagnosis,
             "startTime": {
                 "description": "When the first trial was started (RFC 3339).",
                 "type": "string",

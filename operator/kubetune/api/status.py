@@ -99,6 +99,23 @@ class TrialCounts(StatusModel):
     total: int = 0
 
 
+class DiagnosisVerdict(StrEnum):
+    """What the bias/variance diagnosis of the best trial found (spec.diagnosis)."""
+
+    OK = "ok"
+    HIGH_BIAS = "highBias"
+    HIGH_VARIANCE = "highVariance"
+    BOTH = "both"
+    TRAIN_TEST_MISMATCH = "trainTestMismatch"
+    UNKNOWN = "unknown"
+
+
+class DiagnosisStatus(StatusModel):
+    verdict: DiagnosisVerdict
+    message: str
+    trial: int | None = None
+
+
 class BestTrial(StatusModel):
     name: str
     number: int

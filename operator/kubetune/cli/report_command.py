@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from kubetune.cli.display import best_text, trials_table
-from kubetune.report.diagnosis import Thresholds
+from kubetune.controller.diagnosis import Thresholds
 from kubetune.report.source import StudyReport
 from kubetune.report.summary import Summary, diagnosis_text
 

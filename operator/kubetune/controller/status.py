@@ -17,6 +17,7 @@ from kubetune.api.status import (
     TrialCounts,
 )
 from kubetune.controller.completion import best_trial
+from kubetune.controller.diagnosis import diagnosis_status
 from kubetune.controller.model import Completion
 from kubetune.names import trial_name
 from kubetune.trials import TrialRecord, TrialState
@@ -181,6 +182,9 @@ def tuningjob_status(
         status["warmStartTrials"] = warm_start_trials
     if completion is not None:
         status["completionTime"] = previous.get("completionTime") or timestamp(now)
+        diagnosis = diagnosis_status(spec, trials)
+        if diagnosis is not None:
+            status["diagnosis"] = diagnosis.to_dict()
     return {key: value for key, value in status.items() if value is not None}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from kubetune.report.diagnosis import Thresholds
+from kubetune.controller.diagnosis import Thresholds
 from kubetune.report.plots import Plot, study_plots
 from kubetune.report.source import StudyReport
 from kubetune.report.summary import Summary, summarize

@@ -11,12 +11,13 @@ import optuna
 from rich.text import Text
 
 from kubetune.controller.completion import best_trial
-from kubetune.report.diagnosis import (
+from kubetune.controller.diagnosis import (
     OK,
     Diagnosis,
     DiagnosisSettings,
     Thresholds,
     diagnose,
+    settings_of,
 )
 from kubetune.report.source import StudyReport
 from kubetune.search.study import ATTR_METRICS
@@ -42,30 +43,13 @@ class Summary:
         return completed[:count]
 
 
-def diagnosis_settings(
-    report: StudyReport, thresholds: Thresholds | None = None
-) -> DiagnosisSettings | None:
-    """The TuningJob's ``spec.diagnosis``, if it has one."""
-    spec = report.job.spec
-    block: Any = getattr(spec, "diagnosis", None)
-    if block is None:
-        return None
-    return DiagnosisSettings(
-        objective=spec.objective.metric,
-        direction=spec.objective.direction,
-        train_metric=block.train_metric,
-        test_metric=block.test_metric,
-        baseline=block.baseline,
-        thresholds=thresholds or getattr(block, "thresholds", None) or Thresholds(),
-    )
-
-
 def gap_importances(study: optuna.Study, settings: DiagnosisSettings) -> Mapping[str, float]:
     """fANOVA importance of each parameter on the validation - train gap, over the trials that
     reported the train metric; empty when fewer than two did."""
     from optuna.trial import TrialState as OptunaState
     from optuna.trial import create_trial
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     gaps = optuna.create_study(direction="minimize")
     for trial in study.get_trials(deepcopy=False, states=(OptunaState.COMPLETE,)):
         train = (trial.user_attrs.get(ATTR_METRICS) or {}).get(settings.train_metric)
@@ -98,7 +82,7 @@ def _conditions(status: Mapping[str, Any]) -> tuple[str, ...]:
 
 def summarize(report: StudyReport, thresholds: Thresholds | None = None) -> Summary:
     best = best_trial(report.job.spec, report.trials)
-    settings = diagnosis_settings(report, thresholds)
+    settings = settings_of(report.job.spec, thresholds)
     diagnosis = None
     if settings is not None:
         diagnosis = diagnose(

@@ -43,7 +43,8 @@ def plugin_bin(directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def finished(cluster: Cluster, operator: OperatorProcess) -> dict[str, Any]:
-    document = manifest(NAME, "variance", max_trials=4)
+    diagnosis = {"trainMetric": "train-rmse", "testMetric": "test-rmse", "baseline": 0.1}
+    document = manifest(NAME, "variance", max_trials=4, spec={"diagnosis": diagnosis})
     document["metadata"]["namespace"] = "default"
     document["spec"]["limits"]["parallelTrials"] = 2
     cluster.apply(document)
@@ -109,6 +110,7 @@ def test_cluster_report_reads_the_journal_read_only(
     ).stdout
     assert "Best trial" in shown
     assert "Complete: MaxTrialsReached" in shown
+    assert "Diagnosis (best trial" in shown
     assert journal_versions(cluster) == before
     ours = [
         r
@@ -123,6 +125,14 @@ def test_cluster_report_reads_the_journal_read_only(
         assert {"history-0", "parallel-0", "importance-0", "slice-0"} <= set(plots)
         assert_every_plot_has_data(plots)
         assert not page.errors()
+
+
+def test_status_diagnosis_once_the_study_finished(finished: dict[str, Any]) -> None:
+    diagnosis = finished["status"]["diagnosis"]
+    assert diagnosis["verdict"] == "highVariance"
+    assert diagnosis["trial"] == finished["status"]["bestTrial"]["number"]
+    assert diagnosis["message"].startswith("validation error ")
+    assert "variance (validation - train)" in diagnosis["message"]
 
 
 def test_plugin_list_honours_namespace_context_and_kubeconfig(
@@ -170,6 +180,7 @@ def test_plugin_describe_report_and_logs(
     assert "total 4" in described
     assert f"Best trial:  {best['name']} (#{best['number']})" in described
     assert "Top trials (of 4 complete):" in described
+    assert "Diagnosis:   highVariance: validation error" in described
     assert re.search(rf"^\s+{best['number']}\s+", described.split("Top trials")[1], re.M)
 
     page_file = tmp_path / "plugin.html"

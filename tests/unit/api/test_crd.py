@@ -224,9 +224,20 @@ def test_status_is_explicit() -> None:
         "trials",
         "bestTrial",
         "warmStartTrials",
+        "diagnosis",
         "startTime",
         "completionTime",
     }
+    diagnosis = status["properties"]["diagnosis"]
+    assert set(diagnosis["properties"]) == {"verdict", "message", "trial"}
+    assert diagnosis["properties"]["verdict"]["enum"] == [
+        "ok",
+        "highBias",
+        "highVariance",
+        "both",
+        "trainTestMismatch",
+        "unknown",
+    ]
     assert set(status["properties"]["trials"]["properties"]) == {
         "active",
         "succeeded",
@@ -526,6 +537,8 @@ def test_every_crd_default_equals_the_model_default() -> None:
         document["spec"][part] = {}
     document["spec"]["metrics"] = {"prometheus": {}}
     document["spec"]["parameters"] = [{"name": "x", "type": "float", "min": 0, "max": 1}]
+    document["spec"]["objective"]["additionalMetrics"] = ["train-loss"]
+    document["spec"]["diagnosis"] = {"trainMetric": "train-loss"}
     model = TuningJob.model_validate(document).model_dump(mode="json", by_alias=True)
     defaults = [(p, n["default"]) for p, n in NODES if "default" in n]
     assert len(defaults) >= 10

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from kubetune.report.diagnosis import (
+from kubetune.controller.diagnosis import (
     BOTH,
     HIGH_BIAS,
     HIGH_VARIANCE,

@@ -23,6 +23,10 @@ from kubetune.api.spec.base import (
     MetricName,
     SpecModel,
 )
+from kubetune.api.spec.diagnosis import (
+    Diagnosis,
+    DiagnosisThresholds,
+)
 from kubetune.api.spec.limits import (
     Limits,
 )
@@ -79,6 +83,8 @@ __all__ = [
     "RESOURCE_NAME_PATTERN",
     "Algorithm",
     "CategoricalValue",
+    "Diagnosis",
+    "DiagnosisThresholds",
     "Direction",
     "Duration",
     "EarlyStopping",

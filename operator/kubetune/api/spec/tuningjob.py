@@ -10,6 +10,7 @@ from kubetune.api.spec.base import (
     RESOURCE_NAME_PATTERN,
     SpecModel,
 )
+from kubetune.api.spec.diagnosis import Diagnosis
 from kubetune.api.spec.limits import Limits
 from kubetune.api.spec.metrics import Metrics
 from kubetune.api.spec.objective import Objective
@@ -65,6 +66,14 @@ class TuningJobSpec(SpecModel):
             "first suggestion, so the search starts informed. Parent trials are never this "
             "job's trials: they do not count towards maxTrials and are never its bestTrial; "
             "status.warmStartTrials says how many were loaded. Unset: a cold start."
+        ),
+    )
+    diagnosis: Diagnosis | None = Field(
+        default=None,
+        description=(
+            "Optional: the bias/variance diagnosis of the best trial (high bias, high "
+            "variance, both, train/test mismatch) in reports and status.diagnosis, from the "
+            "train (and test) metrics among objective.additionalMetrics."
         ),
     )
 

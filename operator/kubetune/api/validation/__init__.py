@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from kubetune.api.errors import FieldError
 from kubetune.api.spec import TuningJob
+from kubetune.api.validation.diagnosis import diagnosis_errors
 from kubetune.api.validation.limits import limits_errors
 from kubetune.api.validation.metrics import (
     QUERY_VARIABLE,
@@ -82,4 +83,5 @@ def _errors(parts: Parts) -> list[FieldError]:
         *metrics_errors(parts),
         *early_stopping_errors(parts),
         *template_errors(parts),
+        *diagnosis_errors(parts),
     ]

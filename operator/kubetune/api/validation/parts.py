@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import ValidationError
 
 from kubetune.api.spec import (
+    Diagnosis,
     EarlyStopping,
     Limits,
     MetricDefinition,
@@ -54,6 +55,7 @@ class Parts:
     definitions: Sequence[tuple[int, Part[MetricDefinition]]] | None  # None: not a list
     early_stopping: Part[EarlyStopping]
     trial_template: Part[TrialTemplate]
+    diagnosis: Part[Diagnosis] | None = None  # None: no spec.diagnosis
 
     @classmethod
     def of_spec(cls, spec: TuningJobSpec) -> Parts:
@@ -68,6 +70,7 @@ class Parts:
             definitions=[(index, Part(d)) for index, d in enumerate(spec.metrics.definitions)],
             early_stopping=Part(spec.early_stopping),
             trial_template=Part(spec.trial_template),
+            diagnosis=None if spec.diagnosis is None else Part(spec.diagnosis),
         )
 
     @classmethod
@@ -104,6 +107,9 @@ class Parts:
             definitions=definitions,
             early_stopping=salvage(EarlyStopping, spec.get("earlyStopping", {})),
             trial_template=salvage(TrialTemplate, spec.get("trialTemplate")),
+            diagnosis=(
+                salvage(Diagnosis, spec["diagnosis"]) if spec.get("diagnosis") is not None else None
+            ),
         )
 
 

@@ -23,14 +23,17 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubetune.api.spec import TuningJobSpec
+from kubetune.api.status import DiagnosisStatus, DiagnosisVerdict
+from kubetune.controller.completion import best_trial
 from kubetune.trials import TrialRecord, TrialState
 
-OK = "ok"
-HIGH_BIAS = "highBias"
-HIGH_VARIANCE = "highVariance"
-BOTH = "both"
-MISMATCH = "trainTestMismatch"
-VERDICTS = (OK, HIGH_BIAS, HIGH_VARIANCE, BOTH, MISMATCH)
+OK = DiagnosisVerdict.OK.value
+HIGH_BIAS = DiagnosisVerdict.HIGH_BIAS.value
+HIGH_VARIANCE = DiagnosisVerdict.HIGH_VARIANCE.value
+BOTH = DiagnosisVerdict.BOTH.value
+MISMATCH = DiagnosisVerdict.TRAIN_TEST_MISMATCH.value
+UNKNOWN = DiagnosisVerdict.UNKNOWN.value
 
 NEXT_STEPS: Mapping[str, tuple[str, ...]] = {
     HIGH_BIAS: (
@@ -207,7 +210,7 @@ def diagnose(
             if best is None
             else f"the best trial did not report {settings.train_metric}"
         )
-        return Diagnosis("unknown", f"cannot diagnose: {missing}", study_verdicts=dict(per_trial))
+        return Diagnosis(UNKNOWN, f"cannot diagnose: {missing}", study_verdicts=dict(per_trial))
     findings = findings_of(gaps, settings.thresholds)
     importances: tuple[tuple[str, float], ...] = ()
     if gap_importance is not None:
@@ -225,4 +228,34 @@ def diagnose(
         next_steps=_steps(findings),
         study_verdicts=dict(per_trial),
         gap_importances=importances,
+    )
+
+
+def settings_of(
+    spec: TuningJobSpec, thresholds: Thresholds | None = None
+) -> DiagnosisSettings | None:
+    """What ``spec.diagnosis`` asks for, if anything (``thresholds`` override its own)."""
+    block = spec.diagnosis
+    if block is None:
+        return None
+    own = block.thresholds
+    return DiagnosisSettings(
+        objective=spec.objective.metric,
+        direction=spec.objective.direction,
+        train_metric=block.train_metric,
+        test_metric=block.test_metric,
+        baseline=block.baseline,
+        thresholds=thresholds or Thresholds(own.bias, own.variance, own.mismatch),
+    )
+
+
+def diagnosis_status(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> DiagnosisStatus | None:
+    """``status.diagnosis`` of a finished study with ``spec.diagnosis``: the verdict on its
+    best trial and the message with the numbers."""
+    settings = settings_of(spec)
+    if settings is None:
+        return None
+    found = diagnose(trials, best_trial(spec, trials), settings)
+    return DiagnosisStatus(
+        verdict=DiagnosisVerdict(found.verdict), message=found.message, trial=found.trial
     )
