@@ -73,6 +73,7 @@ class Page:
         self.call("Page.enable")
         self.call("Runtime.enable")
         self.call("Log.enable")
+        self.call("Network.enable")
         self.call("Page.navigate", url=url)
         self.wait_event("Page.loadEventFired", timeout)
 
@@ -101,6 +102,15 @@ class Page:
             elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 found.append(json.dumps(params["entry"])[:500])
         return found
+
+    def requested_urls(self) -> list[str]:
+        """Every URL the page asked for so far (the page itself included)."""
+        self.evaluate("0")
+        return [
+            event["params"]["request"]["url"]
+            for event in self.events
+            if event.get("method") == "Network.requestWillBeSent"
+        ]
 
     def screenshot(self, path: Path, width: int, height: int) -> Path:
         self.call(

@@ -106,6 +106,8 @@ def test_html_report_renders_every_plot_in_chromium(local_run: Path, tmp_path: P
         assert pruned, f"no pruned trial marked among {[t['name'] for t in curves]}"
         assert all(t["symbols"][-1] == "x" for t in pruned)
         assert not page.errors()
+        fetched = [u for u in page.requested_urls() if not u.startswith(("file:", "data:"))]
+        assert not fetched, f"the page fetched from the network: {fetched}"
         shot = page.screenshot(tmp_path / "report.png", 1200, 900)
         boxes = page.evaluate(
             "Array.from(document.querySelectorAll('[data-plot]')).map(e => {"
