@@ -43,3 +43,28 @@ def test_a_run_directory_without_its_manifest_asks_for_the_manifest(tmp_path: Pa
     (tmp_path / "study.journal").write_text("")
     with pytest.raises(SourceError, match=r"has no tuningjob\.yaml .*give the manifest instead"):
         resolve(str(tmp_path))
+
+
+def test_records_leave_out_the_warm_start_trials_of_parents() -> None:
+    import optuna
+    from kubetune.api import parse_tuningjob
+    from kubetune.report.source import records
+    from kubetune.search.warm_start import ATTR_WARM_START
+
+    from tests.unit.manifests import manifest
+
+    job = parse_tuningjob(
+        manifest(parameters=[{"name": "x", "type": "float", "min": 0.0, "max": 1.0}])
+    )
+    study = optuna.create_study()
+    study.set_user_attr(ATTR_WARM_START, {"trials": 2})
+    for value in (0.5, 0.4, 0.3):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"x": value},
+                distributions={"x": optuna.distributions.FloatDistribution(0.0, 1.0)},
+                value=value,
+            )
+        )
+    found = records(job, study)
+    assert [(r.number, r.objective) for r in found] == [(0, 0.3)]
