@@ -115,6 +115,14 @@ _STATUS_DESCRIPTIONS: dict[str, str] = {
     "status": "Progress of the search, written by the operator.",
     "status.trials": "How many trials are in each state.",
     "status.trials.active": "Trials running now (created and not finished).",
+    "status.trials.queued": (
+        "Active trials waiting in a queue: their Job is suspended (by Kueue, by a user, or "
+        "created suspended) and not admitted yet."
+    ),
+    "status.trials.retried": (
+        "Trials the infrastructure interrupted (eviction, preemption, node loss) that ran "
+        "again; never counted as failed."
+    ),
     "status.trials.succeeded": "Trials that finished and reported the objective metric.",
     "status.trials.failed": "Trials that failed (errors, timeouts, missing metrics, ...).",
     "status.trials.pruned": (

@@ -79,6 +79,10 @@ class TrialReason(StrEnum):
     OOM_KILLED = "OOMKilled"
     EVICTED = "Evicted"
     PENDING_TIMEOUT = "PendingTimeout"
+    QUEUE_TIMEOUT = "QueueTimeout"
+    # Infrastructure interruptions, when maxTrialRetries does not allow another run:
+    PREEMPTED = "Preempted"  # scheduler preemption (PreemptionByScheduler)
+    NODE_LOST = "NodeLost"  # the node went NotReady/unreachable or away (taint manager, PodGC)
     STOPPED = "Stopped"
     PRUNED = "Pruned"
     LAUNCH_FAILED = "LaunchFailed"
@@ -93,9 +97,11 @@ class StatusModel(BaseModel):
 
 class TrialCounts(StatusModel):
     active: int = 0
+    queued: int = 0
     succeeded: int = 0
     failed: int = 0
     pruned: int = 0
+    retried: int = 0
     total: int = 0
 
 

@@ -240,6 +240,8 @@ def test_status_is_explicit() -> None:
     ]
     assert set(status["properties"]["trials"]["properties"]) == {
         "active",
+        "queued",
+        "retried",
         "succeeded",
         "failed",
         "pruned",

@@ -65,6 +65,7 @@ from kubetune.api.spec.strategy import (
     Strategy,
 )
 from kubetune.api.spec.template import (
+    PrimaryPod,
     TemplateMetadata,
     TrialTemplate,
 )
@@ -107,6 +108,7 @@ __all__ = [
     "SecretKeyRef",
     "SpecModel",
     "Strategy",
+    "PrimaryPod",
     "TemplateMetadata",
     "TrialTemplate",
     "TuningJob",

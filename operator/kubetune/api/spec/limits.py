@@ -53,8 +53,28 @@ class Limits(SpecModel):
     pending_timeout: Duration | None = Field(
         default=None,
         description=(
-            "Longest time a trial's pod may wait to be scheduled; it then fails with reason "
+            "Longest time a trial's pod may wait to be scheduled, counted from when the trial "
+            "last became runnable (created, or resumed from a queue); it then fails with reason "
             f"PendingTimeout. {DURATION_HELP} Unset: trials wait indefinitely."
+        ),
+    )
+    queue_timeout: Duration | None = Field(
+        default=None,
+        description=(
+            "Longest time a trial may stay queued: its Job suspended (by Kueue, by a user, or "
+            "created suspended) and not yet admitted; it then fails with reason QueueTimeout. "
+            "pendingTimeout and trialTimeout do not run while a trial is queued. "
+            f"{DURATION_HELP} Unset: trials may wait in a queue indefinitely."
+        ),
+    )
+    max_trial_retries: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "How many times a trial interrupted by the infrastructure (pod evicted, preempted, "
+            "its node lost or drained) is run again, with the same parameters and trial number. "
+            "Interruptions never count towards maxFailedTrials; one more than this fails the "
+            "trial with a reason naming the interruption. 0 or more; default 2."
         ),
     )
     stop_after_trials_without_improvement: int | None = Field(
@@ -77,3 +97,7 @@ class Limits(SpecModel):
     @property
     def pending_timeout_seconds(self) -> float | None:
         return None if self.pending_timeout is None else parse_duration(self.pending_timeout)
+
+    @property
+    def queue_timeout_seconds(self) -> float | None:
+        return None if self.queue_timeout is None else parse_duration(self.queue_timeout)

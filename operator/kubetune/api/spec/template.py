@@ -26,6 +26,19 @@ class TemplateMetadata(SpecModel):
     )
 
 
+class PrimaryPod(SpecModel):
+    """Which pod of a multi-pod trial holds the metrics."""
+
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Labels the pod whose log holds the metrics carries, e.g. "
+            "{batch.kubernetes.io/job-completion-index: '1'}. Default for an Indexed Job: "
+            "completion index 0."
+        ),
+    )
+
+
 class TrialTemplate(SpecModel):
     """The Job each trial runs as."""
 
@@ -34,6 +47,14 @@ class TrialTemplate(SpecModel):
         description=(
             "Name of the container that runs the training and whose logs hold the metrics. "
             "Unset: the first container."
+        ),
+    )
+    primary_pod: PrimaryPod | None = Field(
+        default=None,
+        description=(
+            "For a trial of several pods (an Indexed Job): which pod's log holds the metrics, "
+            "final and live. Unset: the pod of completion index 0 (the only pod of an ordinary "
+            "Job)."
         ),
     )
     metadata: TemplateMetadata = Field(

@@ -17,6 +17,7 @@ def limits_errors(parts: Parts) -> Iterator[FieldError]:
         ("maxRuntime", limits.model.max_runtime),
         ("trialTimeout", limits.model.trial_timeout),
         ("pendingTimeout", limits.model.pending_timeout),
+        ("queueTimeout", limits.model.queue_timeout),
     ):
         if value is not None and limits.ok(field) is not None:
             try:
