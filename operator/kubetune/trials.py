@@ -43,6 +43,9 @@ class TrialRecord:
     reason: str | None = None
     message: str | None = None
     intermediate: Mapping[int, float] = field(default_factory=dict)  # step → objective value
+    # Infrastructure interruptions the trial lived through (eviction, preemption, node loss),
+    # journaled once each: what interrupted it (a pod's or Job's uid) -> what happened.
+    interruptions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ below both the search and this core, in ``kubetune.trials``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kubetune.api.status import ConditionType, Reason
@@ -19,6 +19,7 @@ from kubetune.trials import ParamValue, TrialOutcome
 class Phase(StrEnum):
     """A trial's workload (process or Job) as a backend observes it."""
 
+    QUEUED = "Queued"  # suspended (Kueue, a user, created suspended): not runnable yet
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
@@ -26,7 +27,7 @@ class Phase(StrEnum):
 
     @property
     def active(self) -> bool:
-        return self in (Phase.PENDING, Phase.RUNNING)
+        return self in (Phase.QUEUED, Phase.PENDING, Phase.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,16 @@ class RuntimeTrial:
     phase: Phase
     reason: str | None = None  # e.g. Error, DeadlineExceeded, OOMKilled, Unschedulable
     message: str | None = None
-    pending_since: float | None = None  # epoch seconds; set while the workload waits to start
+    # Epoch seconds, set while the workload waits to start: since when it last became runnable
+    # and unscheduled (created, resumed from a queue, or its pod replaced).
+    pending_since: float | None = None
+    queued_since: float | None = None  # epoch seconds; set while the workload is queued
+    # Infrastructure interruptions seen so far: what was interrupted (a pod's uid) -> what
+    # happened. A disrupted pod the Job replaced itself appears here while the trial goes on.
+    interruptions: Mapping[str, str] = field(default_factory=dict)
+    # Set on a FAILED workload that an interruption ended (the whole Job was lost): the trial
+    # may run again. Its key is in ``interruptions``.
+    interrupted: bool = False
     # What it reported: complete once it has finished; while it runs, what it reported so far
     # (backends that follow a running trial's metrics fill it in, for early stopping).
     metrics: MetricSeries | None = None
@@ -85,6 +95,17 @@ class Report:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """Journal interruptions of a running trial (once each); with ``relaunch``, its workload
+    was lost to one: stop what is left of it, so that the trial is launched again (same number,
+    same parameters) once it is gone."""
+
+    number: int
+    interruptions: Mapping[str, str]
+    relaunch: bool = False
+
+
+@dataclass(frozen=True)
 class Stop:
     """Stop a trial's workload; record ``outcome`` unless the trial is already recorded."""
 
@@ -99,4 +120,4 @@ class Finish:
     completion: Completion
 
 
-Action = Suggest | Launch | Report | Record | Stop | Finish
+Action = Suggest | Launch | Report | Record | Retry | Stop | Finish

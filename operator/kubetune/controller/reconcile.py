@@ -24,6 +24,7 @@ from kubetune.controller.model import (
     Phase,
     Record,
     Report,
+    Retry,
     RuntimeTrial,
     Stop,
     Suggest,
@@ -46,6 +47,17 @@ def _settle(
         return succeeded_outcome(spec, runtime.metrics), False
     if runtime.phase is Phase.FAILED:
         return failed_outcome(spec, runtime), False
+    queue_timeout = spec.limits.queue_timeout_seconds
+    if (
+        runtime.phase is Phase.QUEUED
+        and queue_timeout is not None
+        and runtime.queued_since is not None
+        and now - runtime.queued_since >= queue_timeout
+    ):
+        why = f": {runtime.message}" if runtime.message else ""
+        message = f"still queued after queueTimeout {spec.limits.queue_timeout}{why}"
+        outcome = TrialOutcome(TrialState.FAILED, reason=TrialReason.QUEUE_TIMEOUT, message=message)
+        return outcome, True
     timeout = spec.limits.pending_timeout_seconds
     if (
         runtime.phase is Phase.PENDING
@@ -59,6 +71,33 @@ def _settle(
             TrialState.FAILED, reason=TrialReason.PENDING_TIMEOUT, message=message
         )
         return outcome, True
+    return None
+
+
+def split_interruption(text: str) -> tuple[str, str]:
+    """An interruption's journaled text, ``"<TrialReason>: <what happened>"``, as (reason,
+    message)."""
+    reason, _, message = text.partition(": ")
+    return (reason, message) if message else (TrialReason.ERROR.value, text)
+
+
+def _interruptions(
+    spec: TuningJobSpec, trial: TrialRecord, runtime: RuntimeTrial
+) -> Retry | Stop | None:
+    """What a running trial's infrastructure interruptions call for: journal new ones, run it
+    again if its workload was lost to one, or fail it once they exceed maxTrialRetries."""
+    new = {k: v for k, v in runtime.interruptions.items() if k not in trial.interruptions}
+    seen = {**trial.interruptions, **new}
+    allowed = spec.limits.max_trial_retries
+    if len(seen) > allowed:
+        reason, what = split_interruption(list(seen.values())[-1])
+        runs = "no rerun" if allowed == 0 else f"{allowed} reruns"
+        message = f"{what}; maxTrialRetries {allowed} allows {runs} after an interruption"
+        return Stop(trial.number, TrialOutcome(TrialState.FAILED, reason=reason, message=message))
+    if runtime.interrupted:
+        return Retry(trial.number, new, relaunch=True)
+    if new:
+        return Retry(trial.number, new)
     return None
 
 
@@ -86,6 +125,43 @@ def _apply(record: TrialRecord, outcome: TrialOutcome) -> TrialRecord:
     )
 
 
+def _step_running(
+    spec: TuningJobSpec,
+    trial: TrialRecord,
+    observed: RuntimeTrial,
+    now: float,
+    early_stopping: bool,
+    prunable: Collection[int],
+    actions: list[Action],
+) -> TrialRecord:
+    """Append the actions one running trial with a workload calls for; return the trial as
+    they leave it."""
+    interrupted = _interruptions(spec, trial, observed)
+    if interrupted is not None:
+        actions.append(interrupted)
+        if isinstance(interrupted, Stop):
+            assert interrupted.outcome is not None
+            return _apply(trial, interrupted.outcome)
+        trial = replace(trial, interruptions={**trial.interruptions, **interrupted.interruptions})
+        if interrupted.relaunch:
+            return trial  # launched again once its lost workload is gone
+    result = _settle(spec, observed, now)
+    if result is not None:
+        outcome, must_stop = result
+        actions.append(Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome))
+        return _apply(trial, outcome)
+    if observed.phase.active:
+        new = _new_observations(spec, trial, observed)
+        if new:
+            actions.append(Report(trial.number, new))
+        if early_stopping and trial.number in prunable:
+            known = {**trial.intermediate, **{o.step: o.value for o in new}}
+            outcome = pruned_outcome(spec, known, observed.metrics)
+            actions.append(Stop(trial.number, outcome))
+            return _apply(trial, outcome)
+    return trial
+
+
 def reconcile(
     spec: TuningJobSpec,
     trials: Sequence[TrialRecord],
@@ -105,22 +181,7 @@ def reconcile(
     for trial in trials:
         observed = runtime.get(trial.number)
         if trial.state is TrialState.RUNNING and observed is not None:
-            result = _settle(spec, observed, now)
-            if result is not None:
-                outcome, must_stop = result
-                actions.append(
-                    Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome)
-                )
-                trial = _apply(trial, outcome)
-            elif observed.phase.active:
-                new = _new_observations(spec, trial, observed)
-                if new:
-                    actions.append(Report(trial.number, new))
-                if early_stopping and trial.number in prunable:
-                    known = {**trial.intermediate, **{o.step: o.value for o in new}}
-                    outcome = pruned_outcome(spec, known, observed.metrics)
-                    actions.append(Stop(trial.number, outcome))
-                    trial = _apply(trial, outcome)
+            trial = _step_running(spec, trial, observed, now, early_stopping, prunable, actions)
         elif trial.state.finished and observed is not None and observed.phase.active:
             actions.append(Stop(trial.number))  # recorded already; its workload lingers
         settled.append(trial)
@@ -137,8 +198,9 @@ def reconcile(
         return actions
 
     names = {parameter.name for parameter in spec.parameters}
+    relaunching = {a.number for a in actions if isinstance(a, Retry) and a.relaunch}
     for trial in running:
-        if trial.number in runtime:
+        if trial.number in runtime or trial.number in relaunching:
             continue
         if names <= trial.params.keys():
             actions.append(Launch(trial.number, trial.params))

@@ -15,6 +15,7 @@ from kubetune.api.status import (
     Reason,
     SummaryConditionType,
     TrialCounts,
+    TrialReason,
 )
 from kubetune.controller.completion import best_trial
 from kubetune.controller.diagnosis import diagnosis_status
@@ -22,16 +23,30 @@ from kubetune.controller.model import Completion
 from kubetune.names import trial_name
 from kubetune.trials import TrialRecord, TrialState
 
+# A trial failed with one of these reasons was failed by its last interruption (not rerun).
+INTERRUPTION_REASONS = frozenset(
+    {TrialReason.EVICTED.value, TrialReason.PREEMPTED.value, TrialReason.NODE_LOST.value}
+)
 
-def count_trials(trials: Sequence[TrialRecord]) -> TrialCounts:
+
+def reruns(trial: TrialRecord) -> int:
+    """How many times the trial ran again after an infrastructure interruption."""
+    failed_by_last = trial.state is TrialState.FAILED and trial.reason in INTERRUPTION_REASONS
+    return max(0, len(trial.interruptions) - (1 if failed_by_last else 0))
+
+
+def count_trials(trials: Sequence[TrialRecord], queued: int = 0) -> TrialCounts:
+    """The status counters; ``queued``: running trials whose workload waits in a queue."""
     counts = dict.fromkeys(TrialState, 0)
     for trial in trials:
         counts[trial.state] += 1
     return TrialCounts(
         active=counts[TrialState.RUNNING],
+        queued=queued,
         succeeded=counts[TrialState.COMPLETE],
         failed=counts[TrialState.FAILED],
         pruned=counts[TrialState.PRUNED],
+        retried=sum(1 for trial in trials if reruns(trial)),
         total=len(trials),
     )
 
@@ -78,6 +93,13 @@ def condition(
     return result
 
 
+def _running_message(counts: TrialCounts) -> str:
+    if counts.queued:
+        waiting = f"{counts.queued} of them waiting in a queue (Job suspended)"
+        return f"{counts.active} trials running, {waiting}, {counts.total} started"
+    return f"{counts.active} trials running, {counts.total} started"
+
+
 def conditions_for(
     completion: Completion | None, counts: TrialCounts, now: float, generation: int | None = None
 ) -> list[dict[str, Any]]:
@@ -87,7 +109,7 @@ def conditions_for(
             ConditionType.RUNNING,
             True,
             Reason.TRIALS_RUNNING,
-            f"{counts.active} trials running, {counts.total} started",
+            _running_message(counts),
             now,
             generation,
         )
@@ -160,12 +182,14 @@ def tuningjob_status(
     previous: Mapping[str, Any] | None = None,
     pending: str | None = None,
     warm_start_trials: int | None = None,
+    queued: int = 0,
 ) -> dict[str, Any]:
     """The whole ``status`` of a TuningJob: small and bounded, whatever the number of trials.
 
-    ``warm_start_trials``: how many parent trials seeded the study (with spec.warmStart)."""
+    ``warm_start_trials``: how many parent trials seeded the study (with spec.warmStart);
+    ``queued``: how many running trials wait in a queue (their Job suspended)."""
     previous = previous or {}
-    counts = count_trials(trials)
+    counts = count_trials(trials, queued)
     conditions = conditions_for(completion, counts, now, generation)
     if pending and completion is None:
         conditions[0]["message"] += f"; waiting to start: {pending}"

@@ -76,6 +76,26 @@ def primary_container_index(job: TuningJob) -> int:
     return next(i for i, container in enumerate(containers) if container.get("name") == wanted)
 
 
+def interruption_policy() -> dict[str, Any]:
+    """The ``podFailurePolicy`` a trial Job gets when its template has none.
+
+    An infrastructure interruption (eviction, preemption, node loss: the pod's
+    ``DisruptionTarget`` condition) is ``Ignore``d, so the Job controller replaces the pod inside
+    the same Job without counting a failure; any non-zero exit code fails the Job at once (a
+    training failure is not retried). The Ignore rule comes first: an evicted container exits
+    non-zero too. ``limits.maxTrialRetries`` bounds the reruns (the operator counts them).
+    """
+    return {
+        "rules": [
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            },
+            {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0]}},
+        ]
+    }
+
+
 def render_trial_job(
     job: TuningJob,
     number: int,
@@ -96,6 +116,9 @@ def render_trial_job(
     pod_metadata["labels"] = {**pod_metadata.get("labels", {}), **labels}
     pod_spec = pod["spec"]
     pod_spec.setdefault("restartPolicy", "Never")
+    if "podFailurePolicy" not in spec and pod_spec["restartPolicy"] == "Never":
+        # Kubernetes allows a podFailurePolicy only with restartPolicy Never.
+        spec["podFailurePolicy"] = interruption_policy()
     env = trial_env(job, number, params)
     for container in pod_spec["containers"]:
         reserved = {item["name"] for item in env}

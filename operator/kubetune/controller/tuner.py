@@ -17,6 +17,7 @@ from kubetune.controller.model import (
     Launch,
     Record,
     Report,
+    Retry,
     RuntimeTrial,
     Stop,
     Suggest,
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 # A pass that suggests trials is followed by one that launches them, one that reports new
 # intermediate values by one that applies the pruner's verdicts; never loop forever.
 MAX_PASSES = 5
+
+
+def _changes_study(action: Action) -> bool:
+    """Whether another pass may find more to do after ``action`` (a relaunch waits for the
+    watch to show the old workload gone, so it alone does not count)."""
+    if isinstance(action, Retry):
+        return bool(action.interruptions)
+    return isinstance(action, Suggest | Report | Record | Stop)
 
 
 class TrialBackend(Protocol):
@@ -101,7 +110,7 @@ class Tuner:
                 self.study.flush()
                 for number in to_stop:
                     self.backend.stop(number)
-            if not any(isinstance(a, Suggest | Report | Record | Stop) for a in actions):
+            if not any(_changes_study(a) for a in actions):
                 break
         self.study.flush()
         return result
@@ -120,6 +129,16 @@ class Tuner:
                 self.backend.launch(number, params)
             case Record(number, outcome):
                 self.study.tell(number, outcome)
+            case Retry(number, interruptions, relaunch):
+                if interruptions:
+                    log.info(
+                        "trial %d was interrupted: %s", number, "; ".join(interruptions.values())
+                    )
+                    self.study.note_interruptions(number, interruptions)
+                if relaunch:
+                    # Journaled first (the flush before stopping): a restart must count this
+                    # interruption once, and find the trial running with its Job gone.
+                    to_stop.append(number)
             case Stop(number, outcome):
                 if outcome is not None and outcome.state is TrialState.PRUNED:
                     log.info("stopping trial %d: %s", number, outcome.message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kubetune.operator.clients import Clients
+from kubetune.operator.interruptions import InterruptionLog
 from kubetune.operator.metrics import OperatorMetrics
 from kubetune.operator.wakeups import Wakeups
 from kubetune.runtime.kubernetes.retention import JobRetention
@@ -16,6 +17,7 @@ class OperatorContext:
 
     clients: Clients
     wakeups: Wakeups = field(default_factory=Wakeups)
+    interruptions: InterruptionLog = field(default_factory=InterruptionLog)
     metrics: OperatorMetrics = field(default_factory=OperatorMetrics)  # served on /metrics
     # Finished Jobs of recorded trials are deleted after this; None keeps them all.
     retention: JobRetention | None = field(default_factory=JobRetention)

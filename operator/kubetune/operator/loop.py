@@ -35,11 +35,15 @@ from kubetune.search.study import StudyStore
 log = logging.getLogger(__name__)
 
 
-def cluster_view(jobs: Iterable[JobView], pods: Iterable[PodView]) -> ClusterView:
+def cluster_view(
+    jobs: Iterable[JobView],
+    pods: Iterable[PodView],
+    interruptions: Mapping[int, Mapping[str, str]] | None = None,
+) -> ClusterView:
     pods_by_trial: dict[int, list[PodView]] = {}
     for pod in pods:
         pods_by_trial.setdefault(pod.trial, []).append(pod)
-    return ClusterView({job.trial: job for job in jobs}, pods_by_trial)
+    return ClusterView({job.trial: job for job in jobs}, pods_by_trial, dict(interruptions or {}))
 
 
 async def tuning_loop(
@@ -124,7 +128,9 @@ async def _run(
     written: Mapping[str, Any] | None = None
     failures = soft_failures = 0
     while not stopped:
-        view = cluster_view(jobs_index.get(key, []), pods_index.get(key, []))
+        view = cluster_view(
+            jobs_index.get(key, []), pods_index.get(key, []), context.interruptions.of(key)
+        )
         snapshot = copy.deepcopy(dict(body))
         began = time.perf_counter()
         try:

@@ -16,7 +16,13 @@ import kopf
 from kubetune.names import API_GROUP, FINALIZER, LABEL_TUNINGJOB, PLURAL, VERSION, tuningjob_label
 from kubetune.operator.loop import tuning_loop
 from kubetune.runtime.kubernetes.journal import delete_study_journal
-from kubetune.runtime.kubernetes.observe import JobView, PodView, job_view, pod_view
+from kubetune.runtime.kubernetes.observe import (
+    JobView,
+    PodView,
+    interruption,
+    job_view,
+    pod_view,
+)
 
 TRIAL_LABELS = {LABEL_TUNINGJOB: kopf.PRESENT}
 
@@ -59,9 +65,20 @@ def trial_pods(
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=TRIAL_LABELS)
-@kopf.on.event("", "v1", "pods", labels=TRIAL_LABELS)
 def trial_changed(namespace: str | None, labels: kopf.Labels, memo: Any, **_: Any) -> None:
     memo.wakeups.wake((namespace, labels[LABEL_TUNINGJOB]))
+
+
+@kopf.on.event("", "v1", "pods", labels=TRIAL_LABELS)
+def trial_pod_changed(
+    namespace: str | None, labels: kopf.Labels, body: kopf.Body, memo: Any, **_: Any
+) -> None:
+    key = (namespace, labels[LABEL_TUNINGJOB])
+    view = pod_view(body)
+    what = interruption(view) if view is not None else None
+    if view is not None and what is not None:
+        memo.interruptions.note(key, view.trial, view.uid, what)
+    memo.wakeups.wake(key)
 
 
 @kopf.on.update(API_GROUP, VERSION, PLURAL, field="spec")
@@ -93,4 +110,5 @@ def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None
     )
     delete_study_journal(memo.clients.core, name, namespace)
     memo.wakeups.forget((namespace, tuningjob_label(name)))
+    memo.interruptions.forget((namespace, tuningjob_label(name)))
     memo.metrics.forget(namespace, name)

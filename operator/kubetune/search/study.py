@@ -41,6 +41,8 @@ ATTR_SPACE = "kubetune.searchSpace"
 ATTR_METRICS = "kubetune.metrics"
 ATTR_REASON = "kubetune.reason"
 ATTR_MESSAGE = "kubetune.message"
+# Infrastructure interruptions of a trial: {what was interrupted (pod/Job uid): what happened}.
+ATTR_INTERRUPTIONS = "kubetune.interruptions"
 # The spec the study goes on with: {"generation": <int or null>, "spec": <the TuningJob's spec>}.
 ATTR_ACCEPTED_SPEC = "kubetune.acceptedSpec"
 
@@ -285,6 +287,19 @@ class TuningStudy:
             if math.isfinite(observation.value):
                 storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)
 
+    def note_interruptions(self, number: int, interruptions: Mapping[str, str]) -> None:
+        """Journal a running trial's infrastructure interruptions; one already noted (same
+        key) is not noted again, so repeating this after a restart changes nothing."""
+        trial_id = self._trial_id(number)
+        storage = self.study._storage
+        trial = storage.get_trial(trial_id)
+        if trial.state.is_finished():
+            return
+        known = dict(trial.user_attrs.get(ATTR_INTERRUPTIONS, {}))
+        merged = {**known, **{k: v for k, v in interruptions.items() if k not in known}}
+        if merged != known:
+            storage.set_trial_user_attr(trial_id, ATTR_INTERRUPTIONS, merged)
+
     def prunable(self, numbers: Collection[int]) -> set[int]:
         """The running trials among ``numbers`` the study's pruner would stop now."""
         pruner = self.study.pruner
@@ -355,6 +370,7 @@ def trial_record(
         reason=attrs.get(ATTR_REASON),
         message=attrs.get(ATTR_MESSAGE),
         intermediate=trial.intermediate_values,
+        interruptions=attrs.get(ATTR_INTERRUPTIONS, {}),
     )
 
 

@@ -66,9 +66,11 @@ def test_finished_jobs_go_and_the_best_one_stays(
 
     assert status["trials"] == {
         "active": 0,
+        "queued": 0,
         "succeeded": TRIALS,
         "failed": 0,
         "pruned": 0,
+        "retried": 0,
         "total": TRIALS,
     }
     best = status["bestTrial"]

@@ -89,7 +89,15 @@ def test_median_rule_stops_a_bad_trial_from_its_live_log(
     complete = cluster.wait_condition("live-median", "Complete", timeout=90)
     status = cluster.tuningjob("live-median")["status"]
     assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
-    assert status["trials"] == {"active": 0, "succeeded": 3, "failed": 0, "pruned": 1, "total": 4}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 3,
+        "failed": 0,
+        "pruned": 1,
+        "retried": 0,
+        "total": 4,
+    }
     assert status["bestTrial"]["parameters"] == {"x": 0.1}
     # the pruned trial's Job was deleted (its pod killed); the others stay
     names = eventually(
@@ -202,7 +210,15 @@ def test_prometheus_metrics_survive_an_outage(
     flaky.down.clear()
     cluster.wait_condition(name, "Complete", timeout=60)
     status = cluster.tuningjob(name)["status"]
-    assert status["trials"] == {"active": 0, "succeeded": 2, "failed": 0, "pruned": 0, "total": 2}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 2,
+        "failed": 0,
+        "pruned": 0,
+        "retried": 0,
+        "total": 2,
+    }
     assert status["bestTrial"]["objective"] == pytest.approx(0.1 + 1 / 3, abs=1e-12)
     available = cluster.any_condition(name, "MetricsSourceAvailable")
     assert available is not None
@@ -244,7 +260,15 @@ def test_percentile_rule_stops_a_bad_trial_from_its_live_log(
     complete = cluster.wait_condition(name, "Complete", timeout=90)
     assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
     status = cluster.tuningjob(name)["status"]
-    assert status["trials"] == {"active": 0, "succeeded": 3, "failed": 0, "pruned": 1, "total": 4}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 3,
+        "failed": 0,
+        "pruned": 1,
+        "retried": 0,
+        "total": 4,
+    }
     assert status["bestTrial"]["parameters"] == {"x": 0.1}
     trials = study_trials(cluster, name)
     bad = trials[2]
@@ -316,7 +340,15 @@ def test_median_rule_stops_a_bad_trial_from_prometheus_values(
     complete = cluster.wait_condition(name, "Complete", timeout=90)
     assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
     status = cluster.tuningjob(name)["status"]
-    assert status["trials"] == {"active": 0, "succeeded": 3, "failed": 0, "pruned": 1, "total": 4}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 3,
+        "failed": 0,
+        "pruned": 1,
+        "retried": 0,
+        "total": 4,
+    }
     assert status["bestTrial"]["parameters"] == {"x": 0.1}
     assert status["bestTrial"]["objective"] == pytest.approx(0.1 + 1 / steps, abs=1e-12)
     trials = study_trials(cluster, name)
@@ -404,7 +436,15 @@ def test_scraped_metrics_through_an_authenticating_proxy(
     complete = cluster.wait_condition(name, "Complete", timeout=60)
     assert complete["reason"] == "MaxTrialsReached", operator.log_tail()
     status = cluster.tuningjob(name)["status"]
-    assert status["trials"] == {"active": 0, "succeeded": 2, "failed": 0, "pruned": 0, "total": 2}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 2,
+        "failed": 0,
+        "pruned": 0,
+        "retried": 0,
+        "total": 2,
+    }
     assert status["bestTrial"]["parameters"] == {"x": 0.25}
     assert status["bestTrial"]["objective"] == pytest.approx(0.25 + 1 / 4, abs=1e-12)
     available = cluster.any_condition(name, "MetricsSourceAvailable")

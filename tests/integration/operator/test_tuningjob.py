@@ -30,7 +30,15 @@ def test_tuningjob_completes_with_best_trial(cluster: Cluster, operator: Operato
     status: dict[str, Any] = cluster.tuningjob("gpu-study")["status"]
     complete = next(c for c in status["conditions"] if c["type"] == "Complete")
     assert complete["reason"] == "MaxTrialsReached"
-    assert status["trials"] == {"active": 0, "succeeded": 5, "failed": 0, "pruned": 0, "total": 5}
+    assert status["trials"] == {
+        "active": 0,
+        "queued": 0,
+        "succeeded": 5,
+        "failed": 0,
+        "pruned": 0,
+        "retried": 0,
+        "total": 5,
+    }
     assert status["observedGeneration"] == 1
     best = status["bestTrial"]
     params = best["parameters"]

@@ -31,7 +31,15 @@ def status(
 def test_running_study_reports_counters_best_trial_and_one_true_condition() -> None:
     result = status([complete(0, 0.4), complete(1, 0.2), failed(2), pruned(3), running(4)])
 
-    assert result["trials"] == {"active": 1, "succeeded": 2, "failed": 1, "pruned": 1, "total": 5}
+    assert result["trials"] == {
+        "active": 1,
+        "queued": 0,
+        "succeeded": 2,
+        "failed": 1,
+        "pruned": 1,
+        "retried": 0,
+        "total": 5,
+    }
     assert result["bestTrial"]["number"] == 1
     assert result["bestTrial"]["objective"] == 0.2
     assert result["bestTrial"]["name"] == result["bestTrial"]["jobName"] == "study-1"

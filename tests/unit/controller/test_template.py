@@ -363,3 +363,29 @@ def test_distinct_inputs_give_distinct_names(
 def test_long_names_with_a_common_prefix_stay_distinct(tail: str, number: int) -> None:
     prefix = "experiment-" * 6
     assert trial_name(prefix + tail, number) != trial_name(prefix + tail + "x", number)
+
+
+# --- interruptions ---------------------------------------------------------------------------
+
+
+def test_a_pod_failure_policy_reruns_interrupted_pods_and_fails_on_exit_codes() -> None:
+    rendered = render_trial_job(gpu_job(), 1, PARAMS)
+    rules = rendered["spec"]["podFailurePolicy"]["rules"]
+    assert rules[0] == {
+        "action": "Ignore",
+        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+    }
+    assert rules[1] == {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0]}}
+
+
+def test_the_templates_own_pod_failure_policy_is_kept() -> None:
+    document = gpu_manifest()
+    own = {"rules": [{"action": "Count", "onExitCodes": {"operator": "In", "values": [3]}}]}
+    document["spec"]["trialTemplate"]["spec"]["podFailurePolicy"] = own
+    assert render_trial_job(parse_tuningjob(document), 1, PARAMS)["spec"]["podFailurePolicy"] == own
+
+
+def test_no_pod_failure_policy_with_restart_policy_on_failure() -> None:
+    document = gpu_manifest()
+    document["spec"]["trialTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    assert "podFailurePolicy" not in render_trial_job(parse_tuningjob(document), 1, PARAMS)["spec"]

@@ -12,7 +12,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes.client import BatchV1Api, CoreV1Api, CustomObjectsApi
@@ -35,7 +35,13 @@ from kubetune.metrics.prometheus import (
 )
 from kubetune.names import trial_name
 from kubetune.runtime.kubernetes.follow import RESTART_SECONDS, LogFollower
-from kubetune.runtime.kubernetes.observe import JobView, PodView, runtime_trial, succeeded_pod
+from kubetune.runtime.kubernetes.observe import (
+    JobView,
+    PodView,
+    primary_pods,
+    runtime_trial,
+    succeeded_pod,
+)
 from kubetune.trials import ParamValue
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,9 @@ class ClusterView:
 
     jobs: Mapping[int, JobView]
     pods: Mapping[int, Sequence[PodView]]
+    # Interruptions of trial pods seen in watch events (the pods may be gone by now), by trial
+    # number, then pod uid.
+    interruptions: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
 
 
 class KubernetesBackend:
@@ -114,7 +123,7 @@ class KubernetesBackend:
             if job.deleting:
                 continue
             pods = self.view.pods.get(number, ())
-            trial = runtime_trial(job, pods, primary)
+            trial = runtime_trial(job, pods, primary, self.view.interruptions.get(number))
             if number not in running and not trial.phase.active:
                 continue  # recorded already: never read its log again
             if self.job.spec.metrics.source == "prometheus":
@@ -141,11 +150,15 @@ class KubernetesBackend:
         spec = self.job.spec
         return spec.early_stopping.algorithm != "none" and spec.metrics.source == "logs"
 
+    @property
+    def _primary_pod_labels(self) -> Mapping[str, str]:
+        primary = self.job.spec.trial_template.primary_pod
+        return primary.labels if primary is not None else {}
+
     def _followed(self, trial: RuntimeTrial, job: JobView, pods: Sequence[PodView]) -> RuntimeTrial:
-        """A running trial with what its log reported so far."""
-        pod = next(
-            (p for p in pods if p.job_name in (None, job.name) and p.phase == "Running"), None
-        )
+        """A running trial with what its (primary pod's) log reported so far."""
+        candidates = primary_pods(pods, job, self._primary_pod_labels)
+        pod = next((p for p in candidates if p.phase == "Running"), None)
         follower = self._followers.get(trial.number)
         if pod is not None and (
             follower is None
@@ -167,7 +180,7 @@ class KubernetesBackend:
             self._followers[trial.number] = follower
         if follower is None:
             return trial
-        return RuntimeTrial(trial.number, trial.phase, metrics=follower.series())
+        return replace(trial, metrics=follower.series())
 
     @property
     def metrics_error(self) -> str | None:
@@ -249,10 +262,10 @@ class KubernetesBackend:
     ) -> RuntimeTrial:
         series = self._metrics.get(job.name)
         if series is None:
-            pod = succeeded_pod(pods, job.name)
+            pod = succeeded_pod(primary_pods(pods, job, self._primary_pod_labels), job.name)
             if pod is None:
                 # The Job says Complete before the watch has delivered its pod; wait for it.
-                return RuntimeTrial(trial.number, Phase.RUNNING)
+                return replace(trial, phase=Phase.RUNNING)
             try:
                 series = self._read_metrics(pod.name)
             except (HTTPError, OSError) as error:  # the connection broke mid-log
@@ -272,10 +285,10 @@ class KubernetesBackend:
                         "reading the log of %s failed (%s); will retry", pod.name, error.status
                     )
                     self.retry_soon = True
-                    return RuntimeTrial(trial.number, Phase.RUNNING)
+                    return replace(trial, phase=Phase.RUNNING)
                 raise
             self._metrics[job.name] = series
-        return RuntimeTrial(trial.number, Phase.SUCCEEDED, metrics=series)
+        return replace(trial, metrics=series)
 
     def _read_metrics(self, pod: str) -> MetricSeries:
         spec = self.job.spec
@@ -293,6 +306,9 @@ class KubernetesBackend:
     def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
         if number in self._launched:
             return
+        previous = self.view.jobs.get(number)
+        if previous is not None and previous.deleting:
+            return  # a rerun after an interruption: its Job name is free once the old one goes
         body = render_trial_job(self.job, number, params, owner_uid=self.owner_uid)
         try:
             # The generic endpoint takes the manifest as data: the typed V1Job model would

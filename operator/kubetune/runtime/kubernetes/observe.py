@@ -4,6 +4,12 @@ Pure functions over Kubernetes objects (plain dicts, as watches deliver them): w
 trial is in and, when it failed, the reason a user would look for (OOMKilled, Evicted,
 DeadlineExceeded, the exit code), or why it is still Pending (Unschedulable and the scheduler's
 message).
+
+A suspended Job (Kueue holds it until admitted, or a user paused it, or it was created
+suspended) is *queued*, neither pending nor failed. A pod with the ``DisruptionTarget``
+condition was interrupted by the infrastructure (Eviction API, preemption, node loss); the
+rendered ``podFailurePolicy`` makes the Job replace it, and the trial only counts it. A Job that
+failed *because of* such an interruption is ``interrupted``: the trial may run again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,18 @@ from typing import Any
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.names import LABEL_TRIAL
+
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+# DisruptionTarget reasons (k8s.io/api/core/v1) -> the trial reason a user reads.
+DISRUPTION_REASONS = {
+    "EvictionByEvictionAPI": TrialReason.EVICTED,
+    "TerminationByKubelet": TrialReason.EVICTED,
+    "PreemptionByScheduler": TrialReason.PREEMPTED,
+    "PreemptionByKubeScheduler": TrialReason.PREEMPTED,
+    "DeletionByTaintManager": TrialReason.NODE_LOST,
+    "DeletionByPodGC": TrialReason.NODE_LOST,
+}
 
 
 def parse_time(text: str | None) -> float | None:
@@ -36,6 +54,12 @@ class JobView:
     message: str | None = None
     deleting: bool = False
     finished: float | None = None  # when it completed or failed (epoch seconds)
+    uid: str = ""
+    suspended: bool = False
+    suspended_since: float | None = None  # the Suspended=True condition's transition
+    resumed_at: float | None = None  # the Suspended=False condition's transition
+    queue: str | None = None  # Kueue's queue-name label, if any
+    indexed: bool = False  # completionMode Indexed: one pod per completion index
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,9 @@ class PodView:
     message: str | None = None
     unschedulable: str | None = None  # the scheduler's message while it cannot be placed
     ended: Mapping[str, ContainerEnd] = field(default_factory=dict)
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    disruption: tuple[str, str] | None = None  # DisruptionTarget=True: (reason, message)
 
 
 def _trial_number(metadata: Mapping[str, Any]) -> int | None:
@@ -71,13 +98,23 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
     if number is None:
         return None
     condition = reason = message = None
-    finished = None
+    finished = suspended_since = resumed_at = None
     status = job.get("status") or {}
+    spec = job.get("spec") or {}
     for item in status.get("conditions") or []:
-        if item.get("type") in ("Complete", "Failed") and item.get("status") == "True":
+        if item.get("type") == "Suspended":
+            when = parse_time(item.get("lastTransitionTime"))
+            if item.get("status") == "True":
+                suspended_since = when
+            else:
+                resumed_at = when
+        if (
+            condition is None
+            and item.get("type") in ("Complete", "Failed")
+            and item.get("status") == "True"
+        ):
             condition, reason, message = item["type"], item.get("reason"), item.get("message")
             finished = parse_time(item.get("lastTransitionTime") or status.get("completionTime"))
-            break
     return JobView(
         name=metadata.get("name", ""),
         trial=number,
@@ -87,6 +124,14 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
         message=message,
         deleting=bool(metadata.get("deletionTimestamp")),
         finished=finished,
+        uid=metadata.get("uid", ""),
+        # Resumed in its spec but not yet by the Job controller (Suspended still True): still
+        # queued, so that pendingTimeout counts from the resume the controller records.
+        suspended=bool(spec.get("suspend")) or suspended_since is not None,
+        suspended_since=suspended_since,
+        resumed_at=resumed_at,
+        queue=(metadata.get("labels") or {}).get(KUEUE_QUEUE_LABEL),
+        indexed=spec.get("completionMode") == "Indexed",
     )
 
 
@@ -97,7 +142,10 @@ def pod_view(pod: Mapping[str, Any]) -> PodView | None:
         return None
     status = pod.get("status") or {}
     unschedulable = None
+    disruption = None
     for item in status.get("conditions") or []:
+        if item.get("type") == "DisruptionTarget" and item.get("status") == "True":
+            disruption = (str(item.get("reason") or ""), str(item.get("message") or ""))
         if (
             item.get("type") == "PodScheduled"
             and item.get("status") == "False"
@@ -124,6 +172,9 @@ def pod_view(pod: Mapping[str, Any]) -> PodView | None:
         message=status.get("message"),
         unschedulable=unschedulable,
         ended=ended,
+        uid=metadata.get("uid", ""),
+        labels=dict(labels),
+        disruption=disruption,
     )
 
 
@@ -153,23 +204,100 @@ def _failure(job: JobView, pods: Iterable[PodView], primary: str) -> tuple[str, 
     return TrialReason.ERROR, job.message or f"Job failed ({job.reason or 'no reason given'})"
 
 
-def runtime_trial(job: JobView, pods: Iterable[PodView], primary: str) -> RuntimeTrial:
-    """The trial's phase, without metrics (those come from the log once it succeeded)."""
+def interruption(pod: PodView) -> str | None:
+    """What interrupted the pod, as journaled: ``"<TrialReason>: <what happened>"``."""
+    if pod.disruption is None:
+        return None
+    kind, detail = pod.disruption
+    reason = DISRUPTION_REASONS.get(kind, TrialReason.EVICTED)
+    return f"{reason.value}: pod {pod.name} was interrupted ({kind}: {detail})"
+
+
+def _lost_to_interruption(job: JobView, pods: list[PodView]) -> str | None:
+    """Why a failed Job failed because of an interruption (journal text), if it did: a
+    template's own podFailurePolicy failing it on DisruptionTarget, or its last failed pod
+    disrupted."""
+    if job.reason == "PodFailurePolicy" and "DisruptionTarget" in (job.message or ""):
+        return f"{TrialReason.EVICTED.value}: Job {job.name} failed: {job.message}"
+    if job.reason == "DeadlineExceeded":
+        return None
+    failed = [p for p in pods if p.phase == "Failed"]
+    last = max(failed, key=lambda p: p.created or 0.0) if failed else None
+    return interruption(last) if last is not None else None
+
+
+def runtime_trial(
+    job: JobView,
+    pods: Iterable[PodView],
+    primary: str,
+    seen: Mapping[str, str] | None = None,
+) -> RuntimeTrial:
+    """The trial's phase, without metrics (those come from the log once it succeeded).
+
+    ``seen``: interruptions of the trial's pods noticed earlier (pods since gone), by pod uid.
+    """
     pods = [pod for pod in pods if pod.job_name in (None, job.name)]
+    interruptions = dict(seen or {})
+    for pod in pods:
+        text = interruption(pod)
+        if text is not None:
+            interruptions[pod.uid] = text
     if job.condition == "Complete":
-        return RuntimeTrial(job.trial, Phase.SUCCEEDED)
+        return RuntimeTrial(job.trial, Phase.SUCCEEDED, interruptions=interruptions)
     if job.condition == "Failed":
+        lost = _lost_to_interruption(job, pods)
+        if lost is not None:
+            interruptions[f"job/{job.uid}"] = lost
+            reason, _, message = lost.partition(": ")
+            return RuntimeTrial(
+                job.trial,
+                Phase.FAILED,
+                reason,
+                message,
+                interruptions=interruptions,
+                interrupted=True,
+            )
         reason, message = _failure(job, pods, primary)
-        return RuntimeTrial(job.trial, Phase.FAILED, reason, message)
-    started = [pod for pod in pods if pod.phase != "Pending"]
-    if started:
-        return RuntimeTrial(job.trial, Phase.RUNNING)
-    waiting = next((pod for pod in pods if pod.unschedulable), None)
+        return RuntimeTrial(job.trial, Phase.FAILED, reason, message, interruptions=interruptions)
+    if job.suspended:
+        queue = f" {job.queue}" if job.queue else ""
+        return RuntimeTrial(
+            job.trial,
+            Phase.QUEUED,
+            "Queued",
+            f"Job {job.name} is suspended, waiting in queue{queue} to be admitted",
+            queued_since=job.suspended_since or job.created,
+            interruptions=interruptions,
+        )
+    active = [pod for pod in pods if pod.phase not in ("Succeeded", "Failed")]
+    started = any(pod.phase != "Pending" for pod in active)
+    if started or (pods and not active):  # running, or finished before the Job says so
+        return RuntimeTrial(job.trial, Phase.RUNNING, interruptions=interruptions)
+    # Runnable and unscheduled since the latest of: created, resumed, its pod (re)created.
+    moments = [job.created, job.resumed_at, *(pod.created for pod in active)]
+    since = max((m for m in moments if m is not None), default=None)
+    waiting = next((pod for pod in active if pod.unschedulable), None)
     if waiting is None:
-        return RuntimeTrial(job.trial, Phase.PENDING, pending_since=job.created)
+        return RuntimeTrial(
+            job.trial, Phase.PENDING, pending_since=since, interruptions=interruptions
+        )
     return RuntimeTrial(
-        job.trial, Phase.PENDING, "Unschedulable", waiting.unschedulable, pending_since=job.created
+        job.trial,
+        Phase.PENDING,
+        "Unschedulable",
+        waiting.unschedulable,
+        pending_since=since,
+        interruptions=interruptions,
     )
+
+
+def primary_pods(pods: Iterable[PodView], job: JobView, labels: Mapping[str, str]) -> list[PodView]:
+    """The pods whose log holds the metrics: those matching ``labels``
+    (trialTemplate.primaryPod), or completion index 0's for an Indexed Job, or all of them."""
+    mine = [pod for pod in pods if pod.job_name in (None, job.name)]
+    if not labels and job.indexed:
+        labels = {COMPLETION_INDEX: "0"}
+    return [pod for pod in mine if all(pod.labels.get(k) == v for k, v in labels.items())]
 
 
 def succeeded_pod(pods: Iterable[PodView], job_name: str) -> PodView | None:

@@ -129,6 +129,7 @@ class ClusterSession:
             previous,
             pending or None,
             tuner.study.warm_start_trials if job.spec.warm_start is not None else None,
+            queued=sum(1 for n, t in observed.items() if n in running and t.phase is Phase.QUEUED),
         )
         before_conditions = previous.get("conditions") or []
         item, spec_events = spec_condition(
@@ -328,7 +329,8 @@ class ClusterSession:
         running: set[int],
         now: float,
     ) -> float:
-        """Seconds until a time-based rule could fire (maxRuntime, pendingTimeout)."""
+        """Seconds until a time-based rule could fire (maxRuntime, pendingTimeout,
+        queueTimeout)."""
         deadlines = [now + RESYNC_SECONDS]
         if self._next_collection is not None:
             deadlines.append(self._next_collection)
@@ -340,5 +342,11 @@ class ClusterSession:
                 t.pending_since + limits.pending_timeout_seconds
                 for n, t in observed.items()
                 if n in running and t.phase is Phase.PENDING and t.pending_since is not None
+            )
+        if limits.queue_timeout_seconds is not None:
+            deadlines.extend(
+                t.queued_since + limits.queue_timeout_seconds
+                for n, t in observed.items()
+                if n in running and t.phase is Phase.QUEUED and t.queued_since is not None
             )
         return max(0.05, min(deadlines) - now + 0.01)

@@ -152,3 +152,75 @@ def test_succeeded_pod_picks_the_latest_successful_pod() -> None:
     assert chosen is not None
     assert chosen.name == "study-3-later"
     assert succeeded_pod([v for v in [pod_view(pod("Failed"))] if v], "study-3") is None
+
+
+# --- queues, interruptions and multi-pod trials -------------------------------------------
+
+RESUMED = "2026-11-23T10:05:00Z"
+
+
+def suspended_job(suspend: bool, condition: str | None) -> dict[str, Any]:
+    body = job(
+        [{"type": "Suspended", "status": condition, "lastTransitionTime": RESUMED}]
+        if condition
+        else []
+    )
+    body["spec"] = {"suspend": suspend}
+    body["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] = "team-a"
+    return body
+
+
+def test_a_suspended_job_is_queued_not_pending() -> None:
+    trial = observe(suspended_job(True, "True"))
+    assert trial.phase is Phase.QUEUED
+    assert trial.message == "Job study-3 is suspended, waiting in queue team-a to be admitted"
+    view = job_view(suspended_job(True, "True"))
+    assert view is not None
+    assert trial.queued_since == view.suspended_since
+    assert view.suspended_since is not None
+
+
+def test_resumed_in_spec_but_not_yet_by_the_controller_is_still_queued() -> None:
+    assert observe(suspended_job(False, "True")).phase is Phase.QUEUED
+
+
+def test_pending_counts_from_the_resume() -> None:
+    trial = observe(suspended_job(False, "False"), pod("Pending"))
+    assert trial.phase is Phase.PENDING
+    view = job_view(suspended_job(False, "False"))
+    assert view is not None
+    assert trial.pending_since == view.resumed_at
+    assert view.created is not None
+    assert trial.pending_since > view.created
+
+
+def disrupted(reason: str, phase: str = "Running") -> dict[str, Any]:
+    condition = {"type": "DisruptionTarget", "status": "True", "reason": reason, "message": "m"}
+    body = pod(phase, conditions=[condition])
+    body["metadata"]["uid"] = "pod-uid"
+    return body
+
+
+def test_a_disrupted_pod_is_an_interruption_of_a_running_trial() -> None:
+    trial = observe(job(), disrupted("PreemptionByScheduler"), pod("Running"))
+    assert trial.phase is Phase.RUNNING
+    assert trial.interruptions == {
+        "pod-uid": "Preempted: pod study-3-abcde was interrupted (PreemptionByScheduler: m)"
+    }
+    assert not trial.interrupted
+
+
+def test_a_job_failed_by_an_interruption_may_run_again() -> None:
+    body = job(failed("BackoffLimitExceeded"))
+    body["metadata"]["uid"] = "job-uid"
+    trial = observe(body, disrupted("DeletionByTaintManager", "Failed"))
+    assert trial.phase is Phase.FAILED
+    assert trial.interrupted
+    assert trial.reason == "NodeLost"
+    assert set(trial.interruptions) == {"pod-uid", "job/job-uid"}
+
+
+def test_a_training_failure_is_not_an_interruption() -> None:
+    trial = observe(job(failed("PodFailurePolicy", "Container train ... exit code 1")))
+    assert trial.phase is Phase.FAILED
+    assert not trial.interrupted

@@ -273,9 +273,11 @@ def test_refused_edit_of_a_running_study_is_reported_and_the_study_goes_on(
     assert ("Normal", "SpecAccepted") in events(reverted)
     assert reverted.status["trials"] == {
         "active": 0,
+        "queued": 0,
         "succeeded": 3,
         "failed": 0,
         "pruned": 0,
+        "retried": 0,
         "total": 3,
     }
 
