@@ -37,6 +37,8 @@ LOCALLY = ["gbm-metric-regex.yaml", "grid-search.yaml", "bayesian-parallel.yaml"
 # run a stand-in with the same flags and output (the example's GPU placement and metrics are
 # what is under test).
 STAND_INS = {"trainers/pytorch_mlp.py": str(Path(__file__).with_name("torchless_mlp.py"))}
+# Validated and rendered only: one needs PyTorch (never installed for the tests), the other Kueue.
+RENDERED_ONLY = ["distributed-torchrun.yaml", "kueue-gpu.yaml"]
 
 
 def load(name: str, limits: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def test_examples_readme_describes_every_example() -> None:
     readme = (EXAMPLES / "README.md").read_text()
     for name in ALL:
         assert f"`{name}`" in readme, name
-    assert set(ON_CLUSTER) | {"prometheus-metrics.yaml"} == set(ALL)
+    assert set(ON_CLUSTER) | {"prometheus-metrics.yaml", *RENDERED_ONLY} == set(ALL)
 
 
 def test_every_example_validates() -> None:
@@ -107,6 +109,55 @@ def test_example_completes_on_the_cluster(
             node = cluster.core.read_node(pod["spec"]["nodeName"])
             assert node.metadata.labels["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
     cluster.kubectl("delete", "tj", tj)
+
+
+def render(name: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "render", str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    job: dict[str, Any] = yaml.safe_load(result.stdout)
+    return job
+
+
+INTERRUPTION_POLICY = {
+    "rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+        {"action": "FailJob", "onExitCodes": {"operator": "NotIn", "values": [0]}},
+    ]
+}
+
+
+def test_distributed_example_renders_an_indexed_job_that_reruns_interrupted_pods() -> None:
+    job = render("distributed-torchrun.yaml")
+    spec = job["spec"]
+    assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
+    assert spec["podFailurePolicy"] == INTERRUPTION_POLICY
+    pod = spec["template"]["spec"]
+    assert pod["subdomain"] == "torchrun"
+    assert pod["containers"][0]["command"][:2] == ["python", "trainers/torch_ddp.py"]
+    assert (EXAMPLES / "trainers" / "torch_ddp.py").is_file()
+
+
+def test_kueue_example_renders_a_suspended_job_in_a_queue() -> None:
+    job = render("kueue-gpu.yaml")
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu"
+    assert job["spec"]["suspend"] is True
+    assert job["spec"]["podFailurePolicy"] == INTERRUPTION_POLICY
+    assert job["spec"]["activeDeadlineSeconds"] == 1800
+
+
+def test_rendered_examples_are_accepted_by_the_api_server(cluster: Cluster) -> None:
+    for name in RENDERED_ONLY:
+        manifest = yaml.safe_load((EXAMPLES / name).read_text())
+        manifest["metadata"]["namespace"] = "default"
+        result = cluster.kubectl(
+            "apply", "--dry-run=server", "-f", "-", input=yaml.safe_dump(manifest)
+        )
+        assert "created (server dry run)" in result.stdout
 
 
 def test_prometheus_example_is_accepted_by_the_api_server(cluster: Cluster) -> None:
