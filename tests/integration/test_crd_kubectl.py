@@ -144,7 +144,8 @@ def test_valid_tuningjob_is_stored_with_defaults_and_listed(
     kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document))
     stored = json.loads(kubectl("get", "tj", "quickstart", "-n", namespace, "-o", "json").stdout)
     expected = copy.deepcopy(document["spec"])
-    expected["limits"]["maxFailedTrials"] = 3  # the CRD's default, equal to the model's
+    expected["limits"]["maxFailedTrials"] = 3  # the CRD's defaults, equal to the model's
+    expected["limits"]["maxTrialRetries"] = 2
     assert stored["spec"] == expected
     header = kubectl("get", "tuningjobs", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "STATUS", "SUCCEEDED", "TOTAL", "BEST", "AGE"]
