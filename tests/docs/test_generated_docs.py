@@ -86,7 +86,7 @@ def test_reference_has_a_row_for_every_field_with_its_description() -> None:
     limits = written["spec.limits"]
     (max_trials,) = [line for line in limits.splitlines() if line.startswith("| `maxTrials`")]
     assert "Required unless strategy.algorithm is grid" in max_trials
-    assert "Schema: >= 1." in max_trials
+    assert "Schema: >= 1; <= 100000." in max_trials
     (parallel,) = [line for line in limits.splitlines() if line.startswith("| `parallelTrials`")]
     assert "| `1` |" in parallel  # the default
 

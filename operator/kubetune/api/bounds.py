@@ -13,6 +13,7 @@ of 1,000 categorical values are 50,000 nodes) and are documented in ``docs/limit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -23,6 +24,10 @@ from kubetune.api.errors import FieldError, SpecError
 MAX_NESTING_DEPTH = 64  # mappings and sequences inside each other
 MAX_YAML_NODES = 200_000  # scalars, mappings and sequences, aliases expanded
 MAX_MANIFEST_BYTES = 3 * 1024 * 1024  # the Kubernetes API server's request body limit
+# The spec is stored in the study journal as one entry (the spec in effect, for a restarted
+# operator) and copied into every trial Job: it must fit a journal chunk and a Job with room
+# to spare. A 1 MB argument used to wedge a study with one trial running.
+MAX_SPEC_BYTES = 256 * 1024
 
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -44,6 +49,14 @@ def nesting_error(manifest: object) -> FieldError | None:
             return FieldError(path, f"nested more than {MAX_NESTING_DEPTH} levels deep")
         stack.extend((child, child_path, depth + 1) for child_path, child in children)
     return None
+
+
+def size_error(manifest: Mapping[str, Any]) -> FieldError | None:
+    """Whether the spec, as JSON, is larger than ``MAX_SPEC_BYTES``."""
+    size = len(json.dumps(manifest.get("spec"), default=str, ensure_ascii=False).encode())
+    if size <= MAX_SPEC_BYTES:
+        return None
+    return FieldError("spec", f"is {size:,} bytes as JSON; at most {MAX_SPEC_BYTES:,} allowed")
 
 
 def load_bounded_yaml(text: str, source: str) -> list[Any]:

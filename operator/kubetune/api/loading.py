@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from kubetune.api.bounds import load_bounded_yaml, nesting_error
+from kubetune.api.bounds import load_bounded_yaml, nesting_error, size_error
 from kubetune.api.errors import FieldError, SpecError, from_validation_error
 from kubetune.api.spec import TuningJob
 from kubetune.api.validation import partial_semantic_errors, semantic_errors
@@ -24,6 +24,9 @@ def parse_tuningjob(manifest: Mapping[str, Any]) -> TuningJob:
     too_deep = nesting_error(manifest)  # before pydantic recurses into it
     if too_deep is not None:
         raise SpecError([too_deep])
+    too_big = size_error(manifest)
+    if too_big is not None:
+        raise SpecError([too_big])
     try:
         job = TuningJob.model_validate(manifest)
     except ValidationError as error:

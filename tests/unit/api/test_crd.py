@@ -107,7 +107,7 @@ def test_descriptions_come_from_the_model() -> None:
     limits = build_schema()["properties"]["spec"]["properties"]["limits"]
     assert limits["properties"]["maxTrials"]["description"] == (
         "How many trials to run in total (failed and stopped trials count). Required unless "
-        "strategy.algorithm is grid, where it defaults to the grid size. At least 1."
+        "strategy.algorithm is grid, where it defaults to the grid size. 1 to 100,000."
     )
     assert limits["description"] == TuningJobSpec.model_fields["limits"].description
 

@@ -93,7 +93,7 @@ def test_kubetune_validate_reports_without_a_traceback(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("1" * 400 + "s", "must be at most 32 characters"),
+        ("1" * 400 + "s", "at most 32 characters"),
         ("9" * 30 + "h", "must be at most 8784h"),
         ("9000h", "must be at most 8784h"),
     ],

@@ -11,6 +11,11 @@ from kubetune.api.spec.base import (
     SpecModel,
 )
 
+# Far beyond real studies (docs/operations.md#limits-on-untrusted-input): 20,000 parallel
+# trials were accepted and launched 6,519 Jobs in 90 s before these existed.
+MAX_TRIALS = 100_000
+MAX_PARALLEL_TRIALS = 1_000
+
 
 class Limits(SpecModel):
     """When the TuningJob ends, and how much runs at once."""
@@ -18,22 +23,25 @@ class Limits(SpecModel):
     max_trials: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TRIALS,
         description=(
             "How many trials to run in total (failed and stopped trials count). Required unless "
-            "strategy.algorithm is grid, where it defaults to the grid size. At least 1."
+            "strategy.algorithm is grid, where it defaults to the grid size. 1 to 100,000."
         ),
     )
     parallel_trials: int = Field(
         default=1,
         ge=1,
-        description="How many trials run at the same time. At least 1; default 1.",
+        le=MAX_PARALLEL_TRIALS,
+        description="How many trials run at the same time. 1 to 1,000; default 1.",
     )
     max_failed_trials: int = Field(
         default=3,
         ge=0,
+        le=MAX_TRIALS,
         description=(
             "How many trials may fail before the TuningJob fails with reason "
-            "MaxFailedTrialsExceeded (failing one more than this ends it). 0 or more; default 3."
+            "MaxFailedTrialsExceeded (failing one more than this ends it). 0 to 100,000; default 3."
         ),
     )
     max_runtime: Duration | None = Field(
@@ -80,9 +88,10 @@ class Limits(SpecModel):
     stop_after_trials_without_improvement: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TRIALS,
         description=(
             "Complete with reason NoImprovement once this many trials in a row finished without "
-            "improving on the best objective. At least 1. Unset: never."
+            "improving on the best objective. 1 to 100,000. Unset: never."
         ),
     )
 

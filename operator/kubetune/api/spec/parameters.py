@@ -13,7 +13,9 @@ from kubetune.api.spec.base import (
 PARAMETER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ParameterType = Literal["float", "int", "categorical"]
 Scale = Literal["linear", "log", "reverseLog"]
-CategoricalValue = str | int | float | bool
+MAX_CATEGORICAL_VALUES = 1_000
+MAX_CATEGORICAL_CHARS = 1_024
+CategoricalValue = Annotated[str, Field(max_length=MAX_CATEGORICAL_CHARS)] | int | float | bool
 
 
 class Parameter(SpecModel):
@@ -65,10 +67,13 @@ class Parameter(SpecModel):
             "categorical."
         ),
     )
-    values: list[CategoricalValue] | None = Field(
-        default=None,
-        description=(
-            "The choices of a categorical parameter: strings, numbers or booleans, at least one, "
-            "no duplicates. Required for categorical, not allowed for float and int."
-        ),
+    values: Annotated[list[CategoricalValue], Field(max_length=MAX_CATEGORICAL_VALUES)] | None = (
+        Field(
+            default=None,
+            description=(
+                "The choices of a categorical parameter: strings (at most 1,024 characters), "
+                "numbers or booleans; 1 to 1,000 of them, no duplicates. Required for "
+                "categorical, not allowed for float and int."
+            ),
+        )
     )

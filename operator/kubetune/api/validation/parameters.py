@@ -39,17 +39,20 @@ def _categorical_errors(parameter: Parameter, path: str) -> Iterator[FieldError]
     if not parameter.values:
         yield FieldError(f"{path}.values", "required for type categorical (at least one value)")
         return
-    seen: list[Any] = []
+    first: dict[Any, Any] = {}  # by value: one lookup per value, linear in their number
     for index, value in enumerate(parameter.values):
         if isinstance(value, float) and not math.isfinite(value):
             yield FieldError(f"{path}.values[{index}]", f"must be finite (got {value!r})")
+            continue
         # Optuna records a choice as the index of the first equal one, so 1, 1.0 and true
-        # cannot be told apart in a study: equal values of different types are duplicates too.
-        equal = [other for other in seen if other == value]
-        if equal:
-            twin = "" if type(equal[0]) is type(value) else f" (equals {equal[0]!r}; quote one)"
+        # cannot be told apart in a study: equal values of different types are duplicates too
+        # (they are equal keys of a dict as well: equal numbers hash alike).
+        if value in first:
+            equal = first[value]
+            twin = "" if type(equal) is type(value) else f" (equals {equal!r}; quote one)"
             yield FieldError(f"{path}.values[{index}]", f"duplicate value {value!r}{twin}")
-        seen.append(value)
+        else:
+            first[value] = value
 
 
 def _range_errors(parameter: Parameter, path: str) -> Iterator[FieldError]:
