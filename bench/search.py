@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import statistics
@@ -32,119 +31,11 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.common import describe, diabetes, machine, succeeded, tuningjob
+from bench.common import describe, machine, succeeded, tuningjob
+from bench.problems import BENCHMARKS, Benchmark, Params, branin, hartmann6, svr_diabetes
 
-Params = Mapping[str, Any]
 METRIC = "objective"
-
-
-# ---- benchmarks ----------------------------------------------------------------------------
-_H6_A = [
-    [10.0, 3.0, 17.0, 3.5, 1.7, 8.0],
-    [0.05, 10.0, 17.0, 0.1, 8.0, 14.0],
-    [3.0, 3.5, 1.7, 10.0, 17.0, 8.0],
-    [17.0, 8.0, 0.05, 10.0, 0.1, 14.0],
-]
-_H6_P = [
-    [0.1312, 0.1696, 0.5569, 0.0124, 0.8283, 0.5886],
-    [0.2329, 0.4135, 0.8307, 0.3736, 0.1004, 0.9991],
-    [0.2348, 0.1451, 0.3522, 0.2883, 0.3047, 0.6650],
-    [0.4047, 0.8828, 0.8732, 0.5743, 0.1091, 0.0381],
-]
-_H6_ALPHA = [1.0, 1.2, 3.0, 3.2]
-
-
-def hartmann6(params: Params) -> float:
-    """Hartmann 6-D on [0, 1]^6; global minimum -3.32237."""
-    x = [float(params[f"x{i}"]) for i in range(6)]
-    total = 0.0
-    for alpha, a, p in zip(_H6_ALPHA, _H6_A, _H6_P, strict=True):
-        inner = sum(a[j] * (x[j] - p[j]) ** 2 for j in range(6))
-        total -= alpha * math.exp(-inner)
-    return total
-
-
-def branin(params: Params) -> float:
-    """Branin-Hoo on [-5, 10] x [0, 15]; global minimum 0.397887 (three of them)."""
-    x1, x2 = float(params["x1"]), float(params["x2"])
-    b, c = 5.1 / (4 * math.pi**2), 5 / math.pi
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
-
-
-def svr_diabetes(params: Params) -> float:
-    """A real model: an RBF/sigmoid-kernel SVR on scikit-learn's bundled diabetes data
-    (442 patients, 10 features), 3-fold cross-validated RMSE of disease progression."""
-    from sklearn.model_selection import KFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import SVR
-
-    features, target = diabetes()
-    model = make_pipeline(
-        StandardScaler(),
-        SVR(
-            C=float(params["C"]),
-            gamma=float(params["gamma"]),
-            epsilon=float(params["epsilon"]),
-            kernel=str(params["kernel"]),
-        ),
-    )
-    folds = KFold(n_splits=3, shuffle=True, random_state=0)
-    scores = cross_val_score(
-        model, features, target, cv=folds, scoring="neg_root_mean_squared_error"
-    )
-    return float(-scores.mean())
-
-
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    parameters: list[dict[str, Any]]
-    objective: Callable[[Params], float]
-    target: float
-    budget: int
-    optimum: float | None = None
-    note: str = ""
-
-
-BENCHMARKS: dict[str, Benchmark] = {
-    "hartmann6": Benchmark(
-        "hartmann6",
-        [{"name": f"x{i}", "type": "float", "min": 0.0, "max": 1.0} for i in range(6)],
-        hartmann6,
-        target=-3.222,
-        budget=200,
-        optimum=-3.32237,
-        note="6 floats; target within 0.1 of the optimum",
-    ),
-    "branin": Benchmark(
-        "branin",
-        [
-            {"name": "x1", "type": "float", "min": -5.0, "max": 10.0},
-            {"name": "x2", "type": "float", "min": 0.0, "max": 15.0},
-        ],
-        branin,
-        target=0.41,
-        budget=200,
-        optimum=0.397887,
-        note="2 floats; target within 0.012 of the optimum",
-    ),
-    "svr-diabetes": Benchmark(
-        "svr-diabetes",
-        [
-            {"name": "C", "type": "float", "min": 0.01, "max": 1000.0, "scale": "log"},
-            {"name": "gamma", "type": "float", "min": 1e-4, "max": 1.0, "scale": "log"},
-            {"name": "epsilon", "type": "float", "min": 0.01, "max": 50.0, "scale": "log"},
-            {"name": "kernel", "type": "categorical", "values": ["rbf", "sigmoid"]},
-        ],
-        svr_diabetes,
-        target=53.6,
-        budget=100,
-        optimum=None,
-        note="scikit-learn SVR on the bundled diabetes data, 3-fold CV RMSE; 3 log floats + "
-        "1 categorical",
-    ),
-}
+__all__ = ["BENCHMARKS", "Benchmark", "branin", "hartmann6", "svr_diabetes"]
 
 
 # ---- strategies ----------------------------------------------------------------------------
@@ -172,6 +63,19 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("cmaes", "cmaes", note="CmaEsSampler"),
         Strategy("bayesian", "bayesian", note="the default: GP, then TPE past gpMaxTrials"),
         Strategy(
+            "ax",
+            "peer:ax",
+            note="Ax's default client API (Sobol, then BoTorch GP + log-noisy-EI), in its own "
+            "venv (bench/peers)",
+            listed=False,
+        ),
+        Strategy(
+            "hebo",
+            "peer:hebo",
+            note="HEBO 0.3.6 defaults, synchronous batches, in its own venv (bench/peers)",
+            listed=False,
+        ),
+        Strategy(
             "bayesian-s5",
             "bayesian",
             {"nStartupTrials": 5},
@@ -180,7 +84,7 @@ STRATEGIES: dict[str, Strategy] = {
         ),
     ]
 }
-SINGLE_SAMPLERS = ("random", "tpe", "gp", "cmaes")
+SINGLE_SAMPLERS = ("random", "tpe", "gp", "cmaes", "ax", "hebo")  # the peers too, when run
 
 
 def tuningjob_manifest(
@@ -200,16 +104,49 @@ def tuningjob_manifest(
 
 
 # ---- the in-memory backend -----------------------------------------------------------------
+class Evaluations:
+    """A run's results in finishing order: what the optimizer saw (noisy when the benchmark is)
+    and the noise-free value behind it. The noise comes from the run's own stream, seeded by the
+    seed, so every strategy of a seed sees the same noise sequence."""
+
+    def __init__(self, benchmark: Benchmark, seed: int) -> None:
+        self.benchmark = benchmark
+        self.rng = random.Random(f"noise-{seed}")
+        self.observed: list[float] = []
+        self.true: list[float] = []
+
+    def __call__(self, params: Params) -> float:
+        true = self.benchmark.objective(params)
+        noise = self.rng.gauss(0.0, self.benchmark.noise) if self.benchmark.noise else 0.0
+        self.true.append(true)
+        self.observed.append(true + noise)
+        return true + noise
+
+    def recommended(self) -> list[float]:
+        """After each finished trial, the noise-free value of the trial the run would
+        recommend then: the one with the best result seen (without noise: the best so far)."""
+        out, best = [], 0
+        for i, value in enumerate(self.observed):
+            if value < self.observed[best]:
+                best = i
+            out.append(self.true[best])
+        return out
+
+    def trials_to_target(self) -> int | None:
+        return next(
+            (i + 1 for i, v in enumerate(self.recommended()) if v <= self.benchmark.target), None
+        )
+
+
 class InMemoryBackend:
     """Trials evaluated in this process: launched trials are in flight until ``finish_oldest``."""
 
-    def __init__(self, objective: Callable[[Params], float]) -> None:
+    def __init__(self, evaluate: Callable[[Params], float]) -> None:
         from kubetune.controller.model import RuntimeTrial
 
-        self.objective = objective
+        self.evaluate = evaluate
         self.in_flight: dict[int, Params] = {}
         self.done: dict[int, RuntimeTrial] = {}
-        self.finished: list[tuple[int, float]] = []  # (trial number, value), in finishing order
 
     def observe(self, running: Collection[int]) -> Mapping[int, Any]:
         from kubetune.controller.model import Phase, RuntimeTrial
@@ -229,9 +166,8 @@ class InMemoryBackend:
 
     def finish_oldest(self) -> None:
         number = next(iter(self.in_flight))
-        value = self.objective(self.in_flight.pop(number))
+        value = self.evaluate(self.in_flight.pop(number))
         self.done[number] = succeeded(number, METRIC, [value])
-        self.finished.append((number, value))
 
 
 # ---- one run -------------------------------------------------------------------------------
@@ -247,6 +183,9 @@ class RunResult:
     suggest_seconds: float
     wall_seconds: float
     models: dict[str, int] = field(default_factory=dict)  # bayesian: trials per model
+    # After each finished trial, the noise-free value of the trial the run recommends then
+    # (the best so far; with noise, the best-looking one): regret at any budget it ran to.
+    trace: list[float] = field(default_factory=list)
 
 
 def run_once(
@@ -257,22 +196,69 @@ def run_once(
     budget: int | None = None,
     stop_at_target: bool = True,
 ) -> RunResult:
-    """One tuning run of a strategy on a benchmark, through the reconcile core."""
+    """One tuning run of a strategy on a benchmark: kubetune's through the reconcile core, a
+    peer's (Ax, HEBO) through ``bench.peers.driver``."""
+    benchmark = BENCHMARKS[benchmark_name]
+    if budget is not None:
+        benchmark = Benchmark(**{**asdict(benchmark), "budget": budget})
+    evaluations = Evaluations(benchmark, seed)
+    begun = time.perf_counter()
+    models: dict[str, int] = {}
+    strategy = STRATEGIES[strategy_name]
+    if strategy.algorithm.startswith("peer:"):
+        from bench.peers.driver import run_peer
+
+        suggest = run_peer(
+            strategy.algorithm.removeprefix("peer:"),
+            benchmark.parameters,
+            evaluations,
+            seed=seed,
+            parallel=parallel,
+            budget=benchmark.budget,
+            reached=lambda: stop_at_target and evaluations.trials_to_target() is not None,
+        )
+    else:
+        suggest = _run_kubetune(
+            benchmark, strategy, seed, parallel, stop_at_target, evaluations, models
+        )
+    trace = evaluations.recommended()
+    return RunResult(
+        benchmark=benchmark_name,
+        strategy=strategy_name,
+        seed=seed,
+        parallel=parallel,
+        trials=len(trace),
+        trials_to_target=evaluations.trials_to_target(),
+        best=trace[-1],
+        suggest_seconds=suggest,
+        wall_seconds=time.perf_counter() - begun,
+        models=models,
+        trace=trace,
+    )
+
+
+def _run_kubetune(
+    benchmark: Benchmark,
+    strategy: Strategy,
+    seed: int,
+    parallel: int,
+    stop_at_target: bool,
+    evaluations: Evaluations,
+    models: dict[str, int],
+) -> float:
+    """Runs kubetune's loop; returns its suggestion seconds and counts the models it used."""
     import optuna
     from kubetune.api import parse_tuningjob
     from kubetune.controller.tuner import Tuner
     from kubetune.search.auto import AutoSampler
     from kubetune.search.study import TuningStudy
 
-    benchmark = BENCHMARKS[benchmark_name]
-    if budget is not None:
-        benchmark = Benchmark(**{**asdict(benchmark), "budget": budget})
-    strategy = STRATEGIES[strategy_name]
-    job = parse_tuningjob(tuningjob_manifest(benchmark, strategy, seed, parallel, stop_at_target))
-    begun = time.perf_counter()
+    # The TargetReached rule sees results as reported: with noise, the run stops here instead,
+    # on the noise-free value of the trial it would recommend.
+    in_job_target = stop_at_target and not benchmark.noise
+    job = parse_tuningjob(tuningjob_manifest(benchmark, strategy, seed, parallel, in_job_target))
     study = TuningStudy(job, optuna.storages.InMemoryStorage())
     sampler = study.study.sampler
-    models: dict[str, int] = {}
     suggest = 0.0
     ask = study.ask
 
@@ -288,29 +274,18 @@ def run_once(
                 models[key] = models.get(key, 0) + count
 
     study.ask = timed_ask  # type: ignore[method-assign]
-    backend = InMemoryBackend(benchmark.objective)
+    backend = InMemoryBackend(evaluations)
     tuner = Tuner(job, study, backend)
     while True:
         result = tuner.step()
         if result.completion is not None:
             break
+        if stop_at_target and evaluations.trials_to_target() is not None:
+            break
         if not backend.in_flight:
-            raise RuntimeError(f"{benchmark_name}/{strategy_name}: nothing in flight, no end")
+            raise RuntimeError(f"{benchmark.name}/{strategy.name}: nothing in flight, no end")
         backend.finish_oldest()
-    values = [value for _, value in backend.finished]
-    reached = next((i + 1 for i, v in enumerate(values) if v <= benchmark.target), None)
-    return RunResult(
-        benchmark=benchmark_name,
-        strategy=strategy_name,
-        seed=seed,
-        parallel=parallel,
-        trials=len(values),
-        trials_to_target=reached,
-        best=min(values),
-        suggest_seconds=suggest,
-        wall_seconds=time.perf_counter() - begun,
-        models=models,
-    )
+    return suggest
 
 
 def _run_task(task: tuple[str, str, int, int, int | None, bool]) -> RunResult:
@@ -501,7 +476,9 @@ HARTMANN6_GOAL = 31
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 seeds, small budgets")
-    parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
+    parser.add_argument(
+        "--benchmarks", default=",".join(name for name, b in BENCHMARKS.items() if b.listed)
+    )
     parser.add_argument(
         "--strategies", default=",".join(name for name, s in STRATEGIES.items() if s.listed)
     )
@@ -547,43 +524,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed in range(seeds)
     ]
     # The slowest (GP) first, so the pool does not end on one long run.
-    tasks.sort(key=lambda t: not t[1].startswith(("gp", "bayesian")))
+    tasks.sort(key=lambda t: (t[1] not in ("ax", "hebo"), not t[1].startswith(("gp", "bayesian"))))
     begun = time.perf_counter()
     results: list[RunResult] = []
+    info = machine()
+
+    def keep(result: RunResult) -> None:
+        results.append(result)
+        print(
+            f"  {result.benchmark} {result.strategy} seed {result.seed} "
+            f"parallel {result.parallel}: {result.trials_to_target or '-'} trials to "
+            f"target, best {result.best:.4g}, {result.wall_seconds:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        if args.json:  # after every run: a long run interrupted keeps what it measured
+            save(args.json, info, budgets, results)
+
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, initializer=_init_worker) as pool:
             for result in pool.map(_run_task, tasks):
-                results.append(result)
-                print(
-                    f"  {result.benchmark} {result.strategy} seed {result.seed} "
-                    f"parallel {result.parallel}: {result.trials_to_target or '-'} trials to "
-                    f"target, best {result.best:.4g}, {result.wall_seconds:.1f}s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                keep(result)
     else:
         _init_worker()
-        results = [_run_task(task) for task in tasks]
+        for task in tasks:
+            keep(_run_task(task))
     summaries = summarize(results, budgets)
-    info = machine()
     print(
         f"{describe(info)}; {len(results)} runs in "
         f"{time.perf_counter() - begun:.0f}s with {args.jobs} workers"
     )
     print_report(summaries, budgets)
-    if args.json:
-        with open(args.json, "w") as out:
-            json.dump(
-                {
-                    "machine": info,
-                    "budgets": budgets,
-                    "runs": [asdict(r) for r in results],
-                    "summary": [asdict(s) for s in summaries],
-                },
-                out,
-                indent=1,
-            )
     return 0
+
+
+def save(
+    path: str, info: Mapping[str, str], budgets: Mapping[str, int], results: Sequence[RunResult]
+) -> None:
+    with open(path, "w") as out:
+        json.dump(
+            {
+                "machine": info,
+                "budgets": budgets,
+                "runs": [asdict(r) for r in results],
+                "summary": [asdict(s) for s in summarize(results, budgets)],
+            },
+            out,
+            indent=1,
+        )
 
 
 def print_report(summaries: Sequence[Summary], budgets: Mapping[str, int]) -> None:
