@@ -43,6 +43,10 @@ from kubetune.search.gaussian_process import (
     Hyperparameters,
     log_expected_improvement,
 )
+from kubetune.search.restarts import current_run_start
+
+RESTART_DESIGN = 5
+"""Random trials that begin each new run after a restart, before the model takes over."""
 
 RAW_SAMPLES = 2048
 LOCAL_SEARCHES = 10
@@ -113,12 +117,15 @@ class GaussianProcessSampler(BaseSampler):
         seed: int | None = None,
         deterministic_objective: bool = False,
         independent_sampler: BaseSampler | None = None,
+        restarts: bool = True,
     ) -> None:
+        """``restarts``: start the search again when it stagnates (``kubetune.search.restarts``)."""
         self._rng = np.random.default_rng(seed)
         self._deterministic = deterministic_objective
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self._last_fit: Hyperparameters | None = None
+        self._restarts = restarts
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -147,13 +154,17 @@ class GaussianProcessSampler(BaseSampler):
             for t in trials
             if t.state == TrialState.COMPLETE and t.value is not None and _has(t, encoding)
         ]
-        if len(complete) < 2:
-            return {}
         running = [
             t
             for t in trials
             if t.state == TrialState.RUNNING and t.number != trial.number and _has(t, encoding)
         ]
+        if self._restarts:
+            complete, running, design = _current_run(study, trial, complete, running)
+            if design:
+                return {}  # the new run's random start: sample_independent
+        if len(complete) < 2:
+            return {}
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             return self._suggest(study, encoding, complete, running)
 
@@ -299,6 +310,32 @@ def _finite(values: Array) -> Array:
         return np.zeros_like(values)
     clipped: Array = np.clip(values, values[finite].min(), values[finite].max())
     return clipped
+
+
+def _current_run(
+    study: optuna.Study,
+    trial: FrozenTrial,
+    complete: list[FrozenTrial],
+    running: list[FrozenTrial],
+) -> tuple[list[FrozenTrial], list[FrozenTrial], bool]:
+    """The completed and running trials of the search's current run (``restarts``), and
+    whether ``trial`` belongs to the new run's random start. Trials are taken in trial order."""
+    values = [float(t.value) for t in complete]  # type: ignore[arg-type]
+    if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+        values = [-v for v in values]
+    start = current_run_start(values)
+    if start == 0:
+        return complete, running, False
+    boundary = complete[start - 1].number
+    asked = sum(
+        boundary < t.number < trial.number
+        for t in study._get_trials(deepcopy=False, use_cache=True)
+    )
+    return (
+        complete[start:],
+        [t for t in running if t.number > boundary],
+        asked < RESTART_DESIGN,
+    )
 
 
 def _has(trial: FrozenTrial, encoding: _Encoding) -> bool:
