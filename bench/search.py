@@ -20,13 +20,15 @@ best value at the end of the run, and the median suggestion time and wall time p
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
 import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -46,6 +48,8 @@ class Strategy:
     settings: dict[str, Any] = field(default_factory=dict)
     note: str = ""
     listed: bool = True  # run by default
+    # Variants for experiments: module attributes set for the run ("module:NAME" -> value).
+    patches: dict[str, Any] = field(default_factory=dict)
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -74,6 +78,20 @@ STRATEGIES: dict[str, Strategy] = {
             "peer:hebo",
             note="HEBO 0.3.6 defaults, synchronous batches, in its own venv (bench/peers)",
             listed=False,
+        ),
+        Strategy(
+            "bayesian-fantasies",
+            "bayesian",
+            note="bayesian, running trials as 8 joint posterior fantasies (q-EI) not the believer",
+            listed=False,
+            patches={"kubetune.search.gp_sampler:PENDING_FANTASIES": 8},
+        ),
+        Strategy(
+            "bayesian-norestart",
+            "bayesian",
+            note="bayesian without the stagnation restarts",
+            listed=False,
+            patches={"kubetune.search.restarts:DEFAULT_PATIENCE": 10**9},
         ),
         Strategy(
             "bayesian-s5",
@@ -218,9 +236,10 @@ def run_once(
             reached=lambda: stop_at_target and evaluations.trials_to_target() is not None,
         )
     else:
-        suggest = _run_kubetune(
-            benchmark, strategy, seed, parallel, stop_at_target, evaluations, models
-        )
+        with _patched(strategy.patches):
+            suggest = _run_kubetune(
+                benchmark, strategy, seed, parallel, stop_at_target, evaluations, models
+            )
     trace = evaluations.recommended()
     return RunResult(
         benchmark=benchmark_name,
@@ -235,6 +254,22 @@ def run_once(
         models=models,
         trace=trace,
     )
+
+
+@contextlib.contextmanager
+def _patched(patches: Mapping[str, Any]) -> Iterator[None]:
+    """A strategy's experimental module attributes, set for one run and restored after."""
+    saved = []
+    for target, value in patches.items():
+        module = importlib.import_module(target.split(":")[0])
+        name = target.split(":")[1]
+        saved.append((module, name, getattr(module, name)))
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for module, name, old in reversed(saved):
+            setattr(module, name, old)
 
 
 def _run_kubetune(

@@ -217,6 +217,20 @@ class GaussianProcess:
         variance = self.hyper.signal_variance - np.sum(v * v, axis=0)
         return mean, np.maximum(variance, 1e-12)
 
+    def sample_joint(self, x: Array, count: int, rng: np.random.Generator) -> Array:
+        """``count`` joint draws of the process at the rows of ``x``: ``(count, len(x))``."""
+        sqd = squared_distances(x, self.x, self.categorical)
+        ils, signal = self.hyper.inverse_squared_lengthscales, self.hyper.signal_variance
+        cross = matern52(sqd @ ils, signal)
+        mean = self.mean + cross @ self._alpha
+        v = linalg.solve_triangular(self._factor, cross.T, lower=True, check_finite=False)
+        own = matern52(squared_distances(x, x, self.categorical) @ ils, signal)
+        cov = own - v.T @ v + 1e-9 * np.eye(len(x))
+        values, vectors = np.linalg.eigh(cov)
+        root = vectors * np.sqrt(np.maximum(values, 0.0))
+        draws: Array = mean + rng.standard_normal((count, len(x))) @ root.T
+        return draws
+
 
 def log_expected_improvement(mean: Array, variance: Array, best: float) -> Array:
     """log E[max(f - best, 0)] under the posterior, computed stably far into the tail (where

@@ -33,7 +33,7 @@ from optuna.distributions import (
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
@@ -44,6 +44,10 @@ from kubetune.search.gaussian_process import (
     log_expected_improvement,
 )
 from kubetune.search.restarts import current_run_start
+
+PENDING_FANTASIES = 0
+"""Running trials at the model's mean (0: the kriging believer), or averaged over this many
+joint posterior samples of their outcomes (q-EI by fantasies; bench/results.md compares)."""
 
 RESTART_DESIGN = 5
 """Random trials that begin each new run after a restart, before the model takes over."""
@@ -186,17 +190,22 @@ class GaussianProcessSampler(BaseSampler):
         )
         self._last_fit = gp.hyper
         best = float(y.max())
+        models = [(gp, best)]
         if running:
             # Running trials count as finished at the model's predictions, for the incumbent
             # too: a point beside a promising running trial then has to beat what that trial
             # is expected to give, so parallel suggestions do not crowd around it (30 seeds at
             # parallelTrials 4: SVR 33.5 -> 28 median trials to target, the others unchanged).
             pending = np.array([encoding.encode(t.params) for t in running])
-            believed = gp.predict(pending)[0]
-            gp = gp.with_observations(pending, believed)
-            best = max(best, float(believed.max()))
-        point = self._maximize(gp, encoding, best, starts=x[np.argsort(-y)[:LOCAL_SEARCHES]])
-        return encoding.decode(point)
+            if PENDING_FANTASIES:
+                outcomes = gp.sample_joint(pending, PENDING_FANTASIES, self._rng)
+            else:
+                outcomes = gp.predict(pending)[0][None, :]
+            models = [
+                (gp.with_observations(pending, o), max(best, float(o.max()))) for o in outcomes
+            ]
+        starts = x[np.argsort(-y)[:LOCAL_SEARCHES]]
+        return encoding.decode(self._maximize(models, encoding, starts=starts))
 
     def sample_independent(
         self,
@@ -209,8 +218,10 @@ class GaussianProcessSampler(BaseSampler):
 
     # ---- acquisition -------------------------------------------------------------------------
     def _maximize(
-        self, gp: GaussianProcess, encoding: _Encoding, best: float, starts: Array
+        self, models: list[tuple[GaussianProcess, float]], encoding: _Encoding, starts: Array
     ) -> Array:
+        """The point of highest log EI, averaged over ``models`` (one per outcome assumed for
+        the running trials) when there are several."""
         categorical = encoding.categorical
         sizes = np.array(
             [
@@ -220,8 +231,11 @@ class GaussianProcessSampler(BaseSampler):
         )
 
         def score(points: Array) -> Array:
-            mean, variance = gp.predict(points)
-            return log_expected_improvement(mean, variance, best)
+            logs = [log_expected_improvement(*gp.predict(points), best) for gp, best in models]
+            if len(logs) == 1:
+                return logs[0]
+            averaged: Array = special.logsumexp(np.array(logs), axis=0) - math.log(len(logs))
+            return averaged
 
         dimensions = len(sizes)
         sobol = qmc.Sobol(dimensions, scramble=True, seed=self._rng).random(RAW_SAMPLES)

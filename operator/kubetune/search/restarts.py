@@ -24,11 +24,12 @@ IMPROVEMENT = 1e-3
 
 
 def current_run_start(
-    values: Sequence[float], *, patience: int = DEFAULT_PATIENCE, improvement: float = IMPROVEMENT
+    values: Sequence[float], *, patience: int | None = None, improvement: float = IMPROVEMENT
 ) -> int:
     """The index (in ``values``, finished results in trial order, smaller is better) of the
     first result of the current run: 0 until some run has gone ``patience`` results without
     improving on its own best by ``improvement`` times the spread of the results so far."""
+    patience = DEFAULT_PATIENCE if patience is None else patience
     start = 0
     best = float("inf")
     stale = 0

@@ -106,3 +106,15 @@ def test_log_expected_improvement_still_ranks_where_the_improvement_underflows()
     assert values[2] == pytest.approx(
         -0.5 * 4000.0**2 - 0.5 * math.log(2 * math.pi) - 2 * math.log(4000.0)
     )
+
+
+def test_joint_draws_have_the_posterior_mean_and_covariance() -> None:
+    x, y = data()
+    gp = gpm.GaussianProcess.fit(x, y, np.array([False, False, True]))
+    points = np.array([[0.2, 0.2, 0.0], [0.21, 0.2, 0.0], [0.9, 0.1, 2.0]])
+    draws = gp.sample_joint(points, 20000, np.random.default_rng(0))
+    mean, variance = gp.predict(points)
+    assert draws.mean(axis=0) == pytest.approx(mean, abs=0.03)
+    assert draws.var(axis=0) == pytest.approx(variance, rel=0.05, abs=1e-3)
+    # Two neighbours move together; the far point hardly with them.
+    assert np.corrcoef(draws[:, 0], draws[:, 1])[0, 1] > 0.9

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from kubetune.search import gp_sampler
 from kubetune.search.gp_sampler import GaussianProcessSampler, _decode, _encode, warp
 from optuna.distributions import (
     BaseDistribution,
@@ -118,14 +119,13 @@ def test_a_running_trial_expected_to_beat_the_best_raises_the_bar(
     bars: list[float] = []
     maximize = GaussianProcessSampler._maximize
 
-    def record(
-        self: GaussianProcessSampler, gp: Any, encoding: Any, best: float, starts: Any
-    ) -> Any:
+    def record(self: GaussianProcessSampler, models: Any, encoding: Any, starts: Any) -> Any:
+        ((gp, best),) = models  # the believer: one model
         bars.append(best)
         mean, _ = gp.predict(np.array([[0.5]]))
         assert best == pytest.approx(float(mean[0]))  # the believed value is the incumbent
         assert best > float(gp.y[:4].max())  # above every finished trial's
-        return maximize(self, gp, encoding, best, starts)
+        return maximize(self, models, encoding, starts)
 
     monkeypatch.setattr(GaussianProcessSampler, "_maximize", record)
     suggested = study.ask(space).params["x"]
@@ -209,3 +209,43 @@ def test_warping_survives_an_extreme_outlier() -> None:
     warped = warp(values)
     assert np.isfinite(warped).all()
     assert int(warped.argmax()) == 0
+
+
+def parallel_batch(monkeypatch: pytest.MonkeyPatch, fantasies: int, seed: int) -> list[Any]:
+    monkeypatch.setattr(gp_sampler, "PENDING_FANTASIES", fantasies)
+    study = optuna.create_study(sampler=GaussianProcessSampler(seed=seed))
+    for _ in range(8):
+        trial = study.ask(SPACE)
+        study.tell(trial, objective(trial.params))
+    return [study.ask(SPACE).params for _ in range(4)]  # four in flight at once
+
+
+@pytest.mark.parametrize("fantasies", [0, 8])
+def test_a_batch_of_running_trials_gets_four_different_points(
+    monkeypatch: pytest.MonkeyPatch, fantasies: int
+) -> None:
+    batch = parallel_batch(monkeypatch, fantasies, seed=2)
+    distinct = {
+        tuple(round(float(v), 3) if not isinstance(v, str) else v for v in p.values())
+        for p in batch
+    }
+    assert len(distinct) == 4
+
+
+def test_fantasy_batches_are_reproducible_with_a_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parallel_batch(monkeypatch, 8, seed=6) == parallel_batch(monkeypatch, 8, seed=6)
+
+
+def test_the_model_learns_which_category_is_good() -> None:
+    # Only the category matters: after a few trials of each, the GP asks for the good one.
+    sampler = GaussianProcessSampler(seed=1)
+    space = {"x": FloatDistribution(0.0, 1.0), "kind": CategoricalDistribution(["a", "b", "c"])}
+    study = optuna.create_study(sampler=sampler)
+    for i in range(9):
+        study.enqueue_trial({"x": (i * 0.37) % 1.0, "kind": "abc"[i % 3]})
+        trial = study.ask(space)
+        study.tell(trial, 0.0 if trial.params["kind"] == "b" else 1.0 + trial.params["x"])
+    asked = [study.ask(space) for _ in range(3)]
+    for trial in asked:
+        study.tell(trial, 0.0 if trial.params["kind"] == "b" else 1.0)
+    assert [t.params["kind"] for t in asked].count("b") >= 2
