@@ -15,6 +15,9 @@ trial, by this rule (the same idea as OptunaHub's AutoSampler):
    of them categorical, and at least :data:`GP_MIN_TRIALS` and fewer than ``gp_max_trials``
    trials have completed (``gpMaxTrials``, default 100): past that a GP suggestion costs a
    tenth of a second or more while TPE takes milliseconds and has enough data to do well.
+   After the GP's search has restarted (:mod:`kubetune.search.restarts`: it stagnated in one
+   basin), the limit counts the trials of its current run, the only ones it models: a search
+   trapped until trial 100 would otherwise never get to finish its new run.
 3. Otherwise TPE (multivariate, with the constant liar for parallel trials).
 
 Switching in the middle of a study is safe: both samplers read the study's trials and keep no
@@ -46,6 +49,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
+
+from kubetune.search.restarts import current_run_start
 
 GP_MAX_DIMENSIONS = 16
 """Past this many parameters the GP's acquisition search gets slow and TPE does as well."""
@@ -88,15 +93,19 @@ def choose_model(
     n_startup_trials: int,
     gp_max_trials: int,
     use_gp: bool,
+    modelled: int | None = None,
 ) -> Model:
     """The switching rule, as a pure function (see the module docstring).
 
     ``asked``: trials suggested before this one; ``completed``: trials with a result;
-    ``use_gp``: whether the study may use a GP at all (the space suits one).
+    ``use_gp``: whether the study may use a GP at all (the space suits one); ``modelled``: the
+    completed trials the GP would model, those of its current run after a restart
+    (:mod:`kubetune.search.restarts`; None: all of them).
     """
     if asked < n_startup_trials or completed == 0:
         return Model.RANDOM
-    if use_gp and GP_MIN_TRIALS <= completed < gp_max_trials:
+    modelled = completed if modelled is None else modelled
+    if use_gp and completed >= GP_MIN_TRIALS and modelled < gp_max_trials:
         return Model.GP
     return Model.TPE
 
@@ -169,15 +178,18 @@ class AutoSampler(BaseSampler):
     # ---- BaseSampler ----------------------------------------------------------------------
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         # Completed trials only: failed and pruned ones carry no value a model could learn from.
-        completed = len(
-            study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
-        )
+        finished = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        completed = len(finished)
+        modelled = None
+        if self._use_gp and completed >= self._gp_max_trials:
+            modelled = completed - _current_run_start(study, finished)
         model = choose_model(
             trial.number,
             completed,
             n_startup_trials=self._n_startup_trials,
             gp_max_trials=self._gp_max_trials,
             use_gp=self._use_gp,
+            modelled=modelled,
         )
         if self._gp_only and model is Model.TPE:
             model = Model.RANDOM
@@ -268,6 +280,16 @@ class _ClippedStudy:
                 trial.values = [replaced[trial.number]]
             result.append(trial)
         return result
+
+
+def _current_run_start(study: optuna.Study, finished: list[FrozenTrial]) -> int:
+    """Where the GP's current run begins among ``finished`` (trial order), on the values the GP
+    sees (capped as ``_ClippedStudy`` caps them)."""
+    values = [float(t.value) for t in finished if t.value is not None]
+    values = clip_worst(values, study.direction)
+    if study.direction == optuna.study.StudyDirection.MAXIMIZE:
+        values = [-v for v in values]
+    return current_run_start(values)
 
 
 def clip_worst(

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from kubetune.search.auto import (
@@ -61,6 +62,27 @@ def study_with(sampler: optuna.samplers.BaseSampler, completed: int) -> optuna.S
 def test_the_switching_rule(asked: int, completed: int, fits: bool, model: Model) -> None:
     chosen = choose_model(asked, completed, n_startup_trials=10, gp_max_trials=100, use_gp=fits)
     assert chosen is model
+
+
+def test_after_a_restart_the_limit_counts_the_trials_of_the_current_run() -> None:
+    rule = {"n_startup_trials": 10, "gp_max_trials": 100, "use_gp": True}
+    assert choose_model(150, 140, modelled=40, **rule) is Model.GP  # restarted at trial 100
+    assert choose_model(250, 240, modelled=100, **rule) is Model.TPE
+    assert choose_model(150, 140, modelled=40, **{**rule, "use_gp": False}) is Model.TPE
+
+
+def test_a_search_stuck_past_the_gp_limit_keeps_its_gp_after_the_restart() -> None:
+    sampler = AutoSampler(SPACE, seed=0, gp_max_trials=30)
+    study = optuna.create_study(sampler=sampler, storage=optuna.storages.InMemoryStorage())
+    rng = np.random.default_rng(0)
+    # 10 improving results, then 50 equal ones: runs restart at trials 30 and 51, so of the
+    # 60 completed trials (past gpMaxTrials 30) the GP's current run has only 9.
+    for i in range(60):
+        params = {"x": float(rng.random()), "lr": 0.01, "n": 3, "kind": "b"}
+        value = 10.0 - i if i < 10 else 5.0
+        study.add_trial(optuna.trial.create_trial(params=params, distributions=SPACE, value=value))
+    study.ask(SPACE)
+    assert sampler.last_model is Model.GP
 
 
 def test_which_spaces_suit_a_gaussian_process() -> None:

@@ -1,0 +1,80 @@
+"""What a Gaussian-process suggestion costs as a study grows: the curve up to 500 trials.
+
+    python -m bench.gp_cost                        # 6 floats, 10 ... 500 finished trials
+    python -m bench.gp_cost --sizes 50,200 --running 3 --fantasies 8
+
+For each size it builds a study of that many finished trials (Hartmann6's 6-D space, values of
+the function at random points) and times ``GaussianProcessSampler`` asks (the model fit,
+conditioning on ``--running`` running trials, the acquisition search) directly, without the
+tuning loop. Both the wall time and the process's CPU time are reported: on a machine shared
+with other work the CPU time is the repeatable figure (one BLAS thread: the sampler's own
+limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+
+from bench.common import describe, machine
+from bench.problems import hartmann6
+
+
+def curve(sizes: Sequence[int], running: int, fantasies: int, asks: int) -> list[str]:
+    import numpy as np
+    import optuna
+    from kubetune.search import gp_sampler
+    from kubetune.search.gp_sampler import GaussianProcessSampler
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    gp_sampler.PENDING_FANTASIES = fantasies
+    space = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(6)}
+    rng = np.random.default_rng(0)
+    lines = [
+        "| finished trials | running | suggestion wall ms (median) | CPU ms (median) |",
+        "|---|---|---|---|",
+    ]
+    for size in sizes:
+        study = optuna.create_study(sampler=GaussianProcessSampler(seed=0))
+        for _ in range(size):
+            params = {name: float(rng.random()) for name in space}
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=params, distributions=space, value=hartmann6(params)
+                )
+            )
+        for _ in range(running):
+            study.ask(space)  # suggested and left running
+        walls, cpus = [], []
+        for _ in range(asks):
+            wall, cpu = time.perf_counter(), time.process_time()
+            trial = study.ask(space)
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            study.tell(trial, hartmann6(trial.params))
+        lines.append(
+            f"| {size} | {running} | {statistics.median(walls) * 1000:.0f} "
+            f"| {statistics.median(cpus) * 1000:.0f} |"
+        )
+        print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,50,100,200,300,500")
+    parser.add_argument("--running", type=int, default=0, help="running trials to condition on")
+    parser.add_argument("--fantasies", type=int, default=0, help="0: the kriging believer")
+    parser.add_argument("--asks", type=int, default=5, help="timed suggestions per size")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    print(describe(machine()))
+    print("\n".join(curve(sizes, args.running, args.fantasies, args.asks)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
