@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import search
+from bench import problems, search
 from bench.common import machine
+from bench.peers import driver
 
 
 def test_hartmann6_and_branin_know_their_optima() -> None:
@@ -136,3 +137,97 @@ def test_saved_runs_merge_with_later_files_winning(
     assert "| bayesian | 3/3 | 35 |" in out
     assert "| gp | 2/3 | 40 |" in out
     assert "bayesian 35 trials (3/3) vs best single sampler gp 40 (2/3): ratio 0.88" in out
+
+
+def test_the_20d_benchmark_is_hartmann6_on_six_of_its_coordinates() -> None:
+    optimum = [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573]
+    params = {f"x{i}": 0.9 for i in range(20)}
+    params |= {f"x{j}": v for j, v in zip(problems.HARTMANN6_IN_20, optimum, strict=True)}
+    assert problems.hartmann6_in_20d(params) == pytest.approx(-3.32237, abs=1e-4)
+    assert problems.ackley({f"x{i}": 0.0 for i in range(20)}) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_noise_reaches_the_optimizer_but_not_the_regret() -> None:
+    noisy = search.BENCHMARKS["hartmann6-noisy"]
+    evaluations = search.Evaluations(noisy, seed=0)
+    good = {"x0": 0.20169, "x1": 0.150011, "x2": 0.476874}
+    good |= {"x3": 0.275332, "x4": 0.311652, "x5": 0.6573}
+    seen = [evaluations({f"x{i}": 0.5 for i in range(6)}), evaluations(good)]
+    assert seen[1] != pytest.approx(-3.32237, abs=1e-6)  # the optimizer sees noise
+    assert evaluations.recommended()[-1] == pytest.approx(-3.32237, abs=1e-4)
+    assert evaluations.trials_to_target() == 2
+    # The same seed gives every strategy the same noise.
+    again = search.Evaluations(noisy, seed=0)
+    assert again({f"x{i}": 0.5 for i in range(6)}) == seen[0]
+
+
+def test_the_recommended_trial_is_the_best_looking_one_not_the_truly_best() -> None:
+    evaluations = search.Evaluations(search.BENCHMARKS["branin"], seed=0)
+    evaluations.observed, evaluations.true = [3.0, 1.0, 2.0], [3.0, 5.0, 0.5]
+    assert evaluations.recommended() == [3.0, 5.0, 5.0]
+
+
+class FakePeer:
+    """Suggests x = 0.1, 0.2, ... and records what the driver asked and told, in order."""
+
+    def __init__(self, peer: str, parameters: object, seed: int) -> None:
+        self.log: list[tuple[str, int]] = []
+        self.count = 0
+        self.seconds = 0.0
+        FakePeer.last = self
+
+    last: FakePeer
+
+    def ask(self, count: int) -> list[tuple[int, dict[str, float]]]:
+        self.log.append(("ask", count))
+        out = [(self.count + i, {"x": 0.1 * (self.count + i)}) for i in range(count)]
+        self.count += count
+        return out
+
+    def tell(self, results: list[tuple[int, float]]) -> None:
+        self.log.append(("tell", len(results)))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("peer", ["ax", "hebo"])
+def test_peers_run_on_the_same_schedule_as_kubetune_or_in_batches(
+    monkeypatch: pytest.MonkeyPatch, peer: str
+) -> None:
+    monkeypatch.setattr(driver, "PeerProcess", FakePeer)
+    seen: list[float] = []
+    driver.run_peer(
+        peer,
+        [],
+        lambda params: seen.append(params["x"]) or params["x"],
+        seed=0,
+        parallel=3,
+        budget=7,
+        reached=lambda: False,
+    )
+    assert len(seen) == 7
+    if peer == "ax":  # three in flight, then one new trial per finished one
+        assert FakePeer.last.log[:4] == [("ask", 1)] * 3 + [("tell", 1)]
+        assert FakePeer.last.log[4] == ("ask", 1)
+    else:  # whole batches
+        batches = [("ask", 3), ("tell", 3)] * 2 + [("ask", 1), ("tell", 1)]
+        assert FakePeer.last.log == batches
+
+
+def test_a_missing_peer_environment_says_how_to_build_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(driver, "PEER_ROOT", tmp_path)
+    with pytest.raises(driver.PeerUnavailable, match=r"bench/peers/setup\.sh"):
+        search.run_once("branin", "ax", seed=0, parallel=1, budget=3)
+
+
+def test_an_experimental_variant_patches_only_its_own_run() -> None:
+    from kubetune.search import gp_sampler
+
+    result = search.run_once(
+        "branin", "bayesian-fantasies", seed=0, parallel=2, budget=13, stop_at_target=False
+    )
+    assert result.trials == 13
+    assert gp_sampler.PENDING_FANTASIES == 0  # restored
