@@ -33,8 +33,8 @@ class AxPeer:
     def __init__(self, parameters: list[dict[str, Any]], seed: int) -> None:
         import logging
 
-        from ax.api.client import Client
-        from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig
+        from ax.api.client import Client  # type: ignore[import-not-found]
+        from ax.api.configs import ChoiceParameterConfig, RangeParameterConfig  # type: ignore[import-not-found]
 
         logging.disable(logging.WARNING)
         configs: list[Any] = []
@@ -85,9 +85,9 @@ class HeboPeer:
 
     def __init__(self, parameters: list[dict[str, Any]], seed: int) -> None:
         import numpy as np
-        import torch
-        from hebo.design_space.design_space import DesignSpace
-        from hebo.optimizers.hebo import HEBO
+        import torch  # type: ignore[import-not-found]
+        from hebo.design_space.design_space import DesignSpace  # type: ignore[import-not-found]
+        from hebo.optimizers.hebo import HEBO  # type: ignore[import-not-found]
 
         np.random.seed(seed)
         torch.manual_seed(seed)
@@ -129,7 +129,7 @@ class HeboPeer:
 
     def tell(self, results: list[tuple[int, float]]) -> None:
         import numpy as np
-        import pandas as pd
+        import pandas as pd  # type: ignore[import-untyped]
 
         rows = pd.concat([self.pending.pop(index) for index, _ in results])
         values = np.array([[value] for _, value in results], dtype=float)

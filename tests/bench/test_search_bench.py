@@ -197,10 +197,15 @@ def test_peers_run_on_the_same_schedule_as_kubetune_or_in_batches(
 ) -> None:
     monkeypatch.setattr(driver, "PeerProcess", FakePeer)
     seen: list[float] = []
+
+    def evaluate(params: dict[str, float]) -> float:
+        seen.append(params["x"])
+        return params["x"]
+
     driver.run_peer(
         peer,
         [],
-        lambda params: seen.append(params["x"]) or params["x"],
+        evaluate,
         seed=0,
         parallel=3,
         budget=7,

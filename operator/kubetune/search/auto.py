@@ -30,10 +30,9 @@ ranges past the upper quartile when minimizing): one diverged trial (a loss of 5
 losses of 50 to 80) would otherwise flatten the model over the region that matters. The study
 itself keeps every value as reported.
 
-This GP replaced Optuna's ``GPSampler`` here: on the benchmarks it needs 21-43% fewer trials
-(``bench/results.md``; on the SVR model the GPSampler misses the target in most seeds), mostly
-thanks to its power-transformed results and least-squares mean, and it needs no PyTorch (~860 MB
-installed, ~270 MiB resident once imported). The ``gp`` strategy is this GP alone: no switch to
+This GP replaced Optuna's ``GPSampler`` here: it needs fewer trials on every benchmark, mostly
+thanks to its power-transformed results and least-squares mean, and it needs no PyTorch (the
+figures are in ``bench/results.md``). The ``gp`` strategy is this GP alone: no switch to
 TPE, whatever the size of the study or the space.
 """
 
@@ -63,7 +62,7 @@ DEFAULT_GP_MAX_TRIALS = 100
 GP_CONCURRENCY = threading.BoundedSemaphore(1)
 """One GP suggestion at a time per process: the operator steps many TuningJobs in worker
 threads, and concurrent GP fits only compete for the same cores while each holds its own
-matrices (with Optuna's GPSampler, 50 TuningJobs at once peaked at 730 MiB without this)."""
+matrices, so memory grows with every concurrent fit (``bench/results.md``)."""
 
 GP_MIN_TRIALS = 2
 """A Gaussian process needs a couple of results to fit; before, TPE models (nStartupTrials 0)."""

@@ -9,12 +9,11 @@ maximizes.
 The constant mean is the generalized-least-squares one, not the average of the results: a
 search piles trials up around its best region, and the plain average, pulled up by them, made
 the model expect good results far from any data, so it spent trials on the corners of the
-space. Measured on 30 seeds: Hartmann6 from 36 to 29 median trials to target
-(``bench/results.md``).
+space (``bench/results.md`` has the figures).
 
-Why not Optuna's ``GPSampler``: it needs PyTorch, which is ~860 MB installed, 1-2 s to import
-and ~270 MiB of resident memory in every operator process that makes a GP suggestion. For the
-at most a few hundred trials the GP models, NumPy does the same work in milliseconds.
+Why not a PyTorch GP (Optuna's ``GPSampler``, BoTorch): PyTorch is a large install, slow to
+import and costly in resident memory in every operator process that makes a GP suggestion; for
+the at most a few hundred trials the GP models, NumPy does the same work in milliseconds.
 
 The priors are weak and keep the fit sane with a handful of points: lengthscales are pulled
 away from both extremes, the signal variance towards 1 (outputs are standardized) and the

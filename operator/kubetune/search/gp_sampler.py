@@ -194,8 +194,7 @@ class GaussianProcessSampler(BaseSampler):
         if running:
             # Running trials count as finished at the model's predictions, for the incumbent
             # too: a point beside a promising running trial then has to beat what that trial
-            # is expected to give, so parallel suggestions do not crowd around it (30 seeds at
-            # parallelTrials 4: SVR 33.5 -> 28 median trials to target, the others unchanged).
+            # is expected to give, so parallel suggestions do not crowd around it.
             pending = np.array([encoding.encode(t.params) for t in running])
             if PENDING_FANTASIES:
                 outcomes = gp.sample_joint(pending, PENDING_FANTASIES, self._rng)
@@ -292,10 +291,8 @@ def warp(values: Array) -> Array:
     Tuning results are rarely Gaussian: a loss has a long tail of bad configurations and a few
     good ones crowded near its floor. The transform makes the distribution closer to normal, so
     one lengthscale fits both the flat bad region and the good one (as in HEBO, which found
-    this transform the largest single gain). Measured on 30 seeds: SVR on the diabetes data
-    from 49.5 to 24.5 median trials to target, Branin 30 to 26, Hartmann6 at four parallel
-    trials 50 to 43 (``bench/results.md``). The order of the values is unchanged, so the best
-    trial stays the best.
+    this transform the largest single gain; ``bench/results.md`` has our figures). The order of
+    the values is unchanged, so the best trial stays the best.
     """
     magnitude = float(np.abs(values).max()) if len(values) else 0.0
     scaled = values / magnitude if magnitude > 0 else values  # a value of 1e300 cannot square

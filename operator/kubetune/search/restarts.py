@@ -2,9 +2,9 @@
 
 A Gaussian process that has piled its trials into one basin becomes confident there is nothing
 better elsewhere, and its expected improvement then keeps it polishing that basin until the
-budget ends (Hartmann6: 4 of 30 seeds sat at the second-best optimum from trial ~35 to 200).
-Global exploration terms did not rescue those seeds (``bench/results.md``). What does is what
-TuRBO does: when the search stagnates, start again. The model then sees only the trials of
+budget ends (Hartmann6 has a second basin that traps some seeds). Global exploration terms did
+not rescue those seeds (``bench/results.md``). What does is what TuRBO does: when the search
+stagnates, start again. The model then sees only the trials of
 the new run (after a few random ones), so it is not confident anywhere yet, and the study's best
 trial is still the best over every run.
 

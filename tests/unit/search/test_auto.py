@@ -65,10 +65,19 @@ def test_the_switching_rule(asked: int, completed: int, fits: bool, model: Model
 
 
 def test_after_a_restart_the_limit_counts_the_trials_of_the_current_run() -> None:
-    rule = {"n_startup_trials": 10, "gp_max_trials": 100, "use_gp": True}
-    assert choose_model(150, 140, modelled=40, **rule) is Model.GP  # restarted at trial 100
-    assert choose_model(250, 240, modelled=100, **rule) is Model.TPE
-    assert choose_model(150, 140, modelled=40, **{**rule, "use_gp": False}) is Model.TPE
+    def rule(completed: int, modelled: int, use_gp: bool = True) -> Model:
+        return choose_model(
+            completed + 10,
+            completed,
+            n_startup_trials=10,
+            gp_max_trials=100,
+            use_gp=use_gp,
+            modelled=modelled,
+        )
+
+    assert rule(140, modelled=40) is Model.GP  # restarted at trial 100
+    assert rule(240, modelled=100) is Model.TPE
+    assert rule(140, modelled=40, use_gp=False) is Model.TPE
 
 
 def test_a_search_stuck_past_the_gp_limit_keeps_its_gp_after_the_restart() -> None:

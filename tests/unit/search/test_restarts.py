@@ -33,7 +33,9 @@ def test_the_new_run_has_its_own_best() -> None:
 
 def flat_then_study(stale: int) -> optuna.Study:
     study = optuna.create_study(sampler=GaussianProcessSampler(seed=0))
-    distributions = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    distributions: dict[str, optuna.distributions.BaseDistribution] = {
+        "x": optuna.distributions.FloatDistribution(0.0, 1.0)
+    }
     values = [3.0, 2.0, 1.0] + [1.5] * stale
     for i, value in enumerate(values):
         study.add_trial(
