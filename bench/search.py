@@ -535,9 +535,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run nothing: print the tables and goal checks of the runs --json FILEs kept "
         "(a later file's run of the same benchmark, strategy, seed and parallelism wins)",
     )
+    parser.add_argument(
+        "--cap",
+        type=int,
+        default=None,
+        help="with --from-json: cut every run to this many trials (runs of different budgets "
+        "side by side) and add the median simple regret there",
+    )
     args = parser.parse_args(argv)
     if args.from_json:
-        return report_saved(args.from_json)
+        return report_saved(args.from_json, args.cap)
     benchmarks = [b for b in args.benchmarks.split(",") if b]
     strategies = [s for s in args.strategies.split(",") if s]
     for name in benchmarks:
@@ -616,9 +623,11 @@ def print_report(summaries: Sequence[Summary], budgets: Mapping[str, int]) -> No
         print(f"- {line}")
 
 
-def report_saved(paths: Sequence[str]) -> int:
+def report_saved(paths: Sequence[str], cap: int | None = None) -> int:
     """The report of runs kept by ``--json``, summarized again (e.g. with newer goal checks, or
-    one strategy re-run after a change and reported with the others' earlier runs)."""
+    one strategy re-run after a change and reported with the others' earlier runs); with
+    ``cap``, every run cut to that many trials and a table of median simple regret there
+    (``bench/compare.py``): how runs of different budgets, e.g. the peers', compare."""
     runs: dict[tuple[str, str, int, int], RunResult] = {}
     budgets: dict[str, int] = {}
     machines = []
@@ -634,7 +643,15 @@ def report_saved(paths: Sequence[str]) -> int:
         machines.append(describe(data["machine"]))
     results = list(runs.values())
     print(f"{'; '.join(dict.fromkeys(machines))}; {len(results)} runs from {', '.join(paths)}")
+    if cap is not None:
+        from bench.compare import cap_runs, regret_table
+
+        results = cap_runs(results, cap)
+        budgets = dict.fromkeys(budgets, cap)
     print_report(summarize(results, budgets), budgets)
+    if cap is not None:
+        print()
+        print(regret_table(results, cap))
     return 0
 
 
