@@ -94,6 +94,23 @@ STRATEGIES: dict[str, Strategy] = {
             patches={"kubetune.search.restarts:DEFAULT_PATIENCE": 10**9},
         ),
         Strategy(
+            "bayesian-gp20",
+            "bayesian",
+            note="bayesian with the GP up to 32 parameters (TPE past 16 by default)",
+            listed=False,
+            patches={"kubetune.search.auto:GP_MAX_DIMENSIONS": 32},
+        ),
+        Strategy(
+            "bayesian-gp20-sparse",
+            "bayesian",
+            note="bayesian-gp20 with a sparse-axis (half-Cauchy, SAAS-like) lengthscale prior",
+            listed=False,
+            patches={
+                "kubetune.search.auto:GP_MAX_DIMENSIONS": 32,
+                "kubetune.search.gaussian_process:SPARSE_AXES": True,
+            },
+        ),
+        Strategy(
             "bayesian-s5",
             "bayesian",
             {"nStartupTrials": 5},

@@ -36,6 +36,11 @@ MIN_NOISE = 1e-6
 
 _SQRT5 = math.sqrt(5.0)
 
+SPARSE_AXES = False
+"""A sparse-axis prior on the lengthscales (most parameters inert) instead of the moderate one;
+an experiment for spaces of many parameters (``bench/results.md``), off by default."""
+SPARSE_AXES_SCALE = 0.1
+
 
 @dataclass(frozen=True)
 class Hyperparameters:
@@ -80,16 +85,24 @@ def _matern52_d_sqd(scaled_sqd: Array, signal_variance: float) -> Array:
 def _log_prior_and_gradient(raw: Array) -> tuple[float, Array]:
     """Log prior density (up to a constant) of the raw (log) hyperparameters, and its gradient.
 
-    Lengthscales: ``-(0.1 / λ + 0.1 λ)`` per inverse squared lengthscale λ, which favours
-    λ near 1 and rules out both extremes; signal variance: Gamma(2, 1); noise: Gamma(1.1, 30).
+    Lengthscales (unless :data:`SPARSE_AXES`): ``-(0.1 / λ + 0.1 λ)`` per inverse squared
+    lengthscale λ, which favours λ near 1 and rules out both extremes; signal variance:
+    Gamma(2, 1); noise: Gamma(1.1, 30).
     """
     values = np.exp(raw)
     ils, signal, noise = values[:-2], values[-2], values[-1]
-    log_prior = -float(np.sum(0.1 / ils + 0.1 * ils))
+    gradient = np.empty_like(raw)
+    if SPARSE_AXES:
+        # Half-Cauchy(0, τ) on each λ (SAAS-like, as a MAP fit): most parameters inert, the
+        # data has to show that one matters. In log λ the Jacobian adds log λ.
+        ratio = (ils / SPARSE_AXES_SCALE) ** 2
+        log_prior = float(np.sum(raw[:-2] - np.log1p(ratio)))
+        gradient[:-2] = 1.0 - 2.0 * ratio / (1.0 + ratio)
+    else:
+        log_prior = -float(np.sum(0.1 / ils + 0.1 * ils))
+        gradient[:-2] = 0.1 / ils - 0.1 * ils  # d/d log λ
     log_prior += math.log(signal) - signal  # Gamma(2, 1)
     log_prior += 0.1 * math.log(noise) - 30.0 * noise  # Gamma(1.1, 30)
-    gradient = np.empty_like(raw)
-    gradient[:-2] = 0.1 / ils - 0.1 * ils  # d/d log λ
     gradient[-2] = 1.0 - signal
     gradient[-1] = 0.1 - 30.0 * noise
     return log_prior, gradient

@@ -20,8 +20,13 @@ def data(n: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, (y - y.mean()) / y.std()
 
 
-@pytest.mark.parametrize("deterministic", [False, True])
-def test_the_fit_gradient_is_the_derivative_of_the_posterior(deterministic: bool) -> None:
+@pytest.mark.parametrize(
+    ("deterministic", "sparse"), [(False, False), (True, False), (False, True)]
+)
+def test_the_fit_gradient_is_the_derivative_of_the_posterior(
+    deterministic: bool, sparse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gpm, "SPARSE_AXES", sparse)
     x, y = data()
     sqd = gpm.squared_distances(x, x, CATEGORICAL)
     raw = np.log(np.array([2.0, 0.5, 1.3, 0.8, 0.05]))
@@ -118,3 +123,19 @@ def test_joint_draws_have_the_posterior_mean_and_covariance() -> None:
     assert draws.var(axis=0) == pytest.approx(variance, rel=0.05, abs=1e-3)
     # Two neighbours move together; the far point hardly with them.
     assert np.corrcoef(draws[:, 0], draws[:, 1])[0, 1] > 0.9
+
+
+def test_the_sparse_axis_prior_leaves_an_inert_parameter_inert(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((30, 8))
+    y = np.sin(5 * x[:, 0]) + x[:, 1]  # 6 of the 8 parameters do nothing
+    y = (y - y.mean()) / y.std()
+    categorical = np.zeros(8, dtype=bool)
+    monkeypatch.setattr(gpm, "SPARSE_AXES", True)
+    sparse = gpm.GaussianProcess.fit(x, y, categorical).hyper.inverse_squared_lengthscales
+    monkeypatch.setattr(gpm, "SPARSE_AXES", False)
+    moderate = gpm.GaussianProcess.fit(x, y, categorical).hyper.inverse_squared_lengthscales
+    assert sparse[2:].max() < 0.1 * min(sparse[0], sparse[1])  # inert: long lengthscales
+    assert sparse[2:].max() < moderate[2:].max()
