@@ -16,7 +16,7 @@ from rich.markup import escape
 from kubetune.api import SpecError, TuningJob, load_tuningjobs
 from kubetune.api.duration import DURATION_PATTERN, parse_duration
 from kubetune.api.status import ConditionType
-from kubetune.cli import dashboard_command, report_command
+from kubetune.cli import clone_command, dashboard_command, report_command
 from kubetune.controller.template import primary_container_index, render_trial_job
 from kubetune.metrics.prometheus import ENV_URL as ENV_PROMETHEUS_URL
 from kubetune.metrics.prometheus import PrometheusNotConfigured
@@ -336,6 +336,7 @@ def operator(
 
 cli.add_command(report_command.report)
 cli.add_command(dashboard_command.dashboard)
+cli.add_command(clone_command.clone)
 
 
 def main() -> None:

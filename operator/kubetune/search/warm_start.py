@@ -46,6 +46,10 @@ from kubetune.trials import ParamValue
 ATTR_PARENT = "kubetune.warmStartParent"
 # Study user attribute: {"trials": <how many were added>, "parents": {label: count}, ...}.
 ATTR_WARM_START = "kubetune.warmStart"
+# transferLearning: the parents' trials inform the model until the job has this many results of
+# its own; from then on its own results alone (a related objective's optimum is near, not at,
+# the job's: kept for good, the parents' results would pull the search towards theirs).
+TRANSFER_HANDOVER = 10
 # The study name prefix of a reverseLog parameter (``kubetune.search.space``).
 _REVERSE_LOG_PREFIX = "1-"
 
@@ -354,6 +358,8 @@ class _TransferStudy:
             for t in trials
             if t.number >= self._warm and t.state == OptunaState.COMPLETE and t.value is not None
         ]
+        if len(own) >= TRANSFER_HANDOVER:
+            return [t for t in trials if t.number >= self._warm]
         if len(own) < 2:
             return trials
         mean, spread = statistics.fmean(own), statistics.pstdev(own)

@@ -52,3 +52,36 @@ def test_a_missing_parent_exits_2(tmp_path: Path) -> None:
 
     assert code == 2
     assert "spec.warmStart.parents[0]: no run 'nowhere'" in output
+
+
+def test_clone_of_a_local_run_plain_and_refined(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    source = write(tmp_path, "base", initialTrials=[{"x": 0.3}])
+    assert run(source, runs)[0] == 0
+    runner = CliRunner()
+
+    plain = runner.invoke(cli, ["clone", str(runs / "base")])
+    refined_file = tmp_path / "base-r1.yaml"
+    refined = runner.invoke(
+        cli, ["clone", str(source), "--output-dir", str(runs), "--refine", "-o", str(refined_file)]
+    )
+
+    assert plain.exit_code == 0, plain.output
+    copy = yaml.safe_load(plain.output)
+    original = yaml.safe_load(source.read_text())
+    assert copy["metadata"] == {"name": "base-r1"}
+    assert copy["spec"]["parameters"] == original["spec"]["parameters"]
+    assert copy["spec"]["initialTrials"] == [{"x": 0.3}]
+    assert "warmStart" not in copy["spec"]
+    assert refined.exit_code == 0, refined.output
+    document = yaml.safe_load(refined_file.read_text())
+    assert document["spec"]["warmStart"]["parents"] == [{"name": "base"}]
+    assert "initialTrials" not in document["spec"]  # known through the warm start already
+    # The refined clone runs, warm-started from its source, and clones on to -r2.
+    code, output = run(refined_file, runs)
+    assert code == 0, output
+    again = runner.invoke(cli, ["clone", str(runs / "base-r1"), "--refine"])
+    assert yaml.safe_load(again.output)["spec"]["warmStart"]["parents"] == [
+        {"name": "base-r1"},
+        {"name": "base"},
+    ]

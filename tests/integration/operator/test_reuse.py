@@ -3,7 +3,12 @@ restart), and a second TuningJob warm-starts from the first one's study journal.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from .harness import Cluster, OperatorProcess, eventually, tuningjob
 
@@ -79,3 +84,38 @@ def test_a_missing_parent_is_an_invalid_spec(cluster: Cluster, operator: Operato
     assert failed["reason"] == "InvalidSpec"
     assert "spec.warmStart.parents[0]: no TuningJob default/never-was" in failed["message"]
     assert cluster.jobs("orphan") == []
+
+
+def test_clone_refine_of_a_cluster_tuningjob_applies_and_warm_starts(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    cluster.apply(tuningjob("source-v1", max_trials=6, parallel=2))
+    cluster.wait_condition("source-v1", "Complete")
+    output = tmp_path / "refined.yaml"
+
+    cloned = subprocess.run(
+        [sys.executable, "-m", "kubetune.cli", "clone", "tuningjob/source-v1", "--refine",
+         "--top", "3", "--kubeconfig", str(cluster.sim.kubeconfig), "-o", str(output)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert cloned.returncode == 0, cloned.stderr
+    text = output.read_text()
+    assert "# x: 0..1 -> " in text  # every parameter says why it is what it is
+    assert "# layers: " in text
+    manifest = yaml.safe_load(text)
+    assert manifest["metadata"] == {"name": "source-v1-r1", "namespace": "default"}
+    assert manifest["spec"]["warmStart"] == {
+        "type": "identicalDataAndAlgorithm",
+        "parents": [{"name": "source-v1", "namespace": "default"}],
+    }
+    x = manifest["spec"]["parameters"][0]
+    assert 0.0 <= x["min"] < x["max"] <= 1.0
+    assert (x["min"], x["max"]) != (0.0, 1.0)
+
+    cluster.kubectl("apply", "-f", str(output))  # what it writes, kubectl applies as it is
+    cluster.wait_condition("source-v1-r1", "Complete")
+
+    status = cluster.tuningjob("source-v1-r1")["status"]
+    assert status["warmStartTrials"] == 6
+    assert x["min"] <= status["bestTrial"]["parameters"]["x"] <= x["max"]
