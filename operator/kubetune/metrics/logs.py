@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from kubetune.api.patterns import compile_metric_regex
 from kubetune.api.spec import Metrics
 from kubetune.metrics.lines import MAX_LINE_BYTES, iter_lines
-from kubetune.metrics.patterns import compile_metric_regex
 
 MAX_LINE_CHARS = MAX_LINE_BYTES // 4
 """What the parser reads of a line: every character of it is in what the splitter keeps."""

@@ -109,3 +109,18 @@ def test_durations_are_finite_and_bounded(field: str, value: str, message: str) 
 def test_a_long_but_bounded_duration_renders() -> None:
     job = parse_tuningjob(tweak(manifest(), "spec.limits.trialTimeout", "8784h"))
     assert job.spec.limits.trial_timeout_seconds == 8784 * 3600
+
+
+@pytest.mark.parametrize(("pattern", "reason"), [(r"(a)\1", "escape"), (r"(?=x)(\d)", "perl")])
+def test_a_regex_re2_cannot_run_is_invalid_spec(pattern: str, reason: str) -> None:
+    body = tweak(
+        manifest(),
+        "spec.metrics",
+        {"format": "regex", "definitions": [{"name": "loss", "regex": pattern}]},
+    )
+    with pytest.raises(SpecError) as caught:
+        parse_tuningjob(body)
+    [error] = [e for e in caught.value.errors if e.path.endswith(".regex")]
+    assert error.path == "spec.metrics.definitions[0].regex"
+    assert reason in error.message
+    assert "RE2 syntax" in error.message

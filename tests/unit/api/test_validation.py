@@ -465,8 +465,8 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
         "regex that does not compile",
         manifest(metrics={"definitions": [{"name": "loss", "regex": "loss=([0-9.]+"}]}),
         [
-            f"{DEF}.regex: not a valid regular expression: missing ), unterminated subpattern at "
-            "position 5"
+            f"{DEF}.regex: not a valid regular expression: missing ): loss=([0-9.]+ "
+            "(RE2 syntax: no backreferences or lookaround)"
         ],
     ),
     (
@@ -774,8 +774,8 @@ MIXED_SEMANTIC = [
     "spec.parameters[3].step: grid search needs a finite space: float parameter 'drop' needs a "
     "step (or use type int or categorical)",
     "spec.limits.maxRuntime: must be longer than zero (got '0s')",
-    f"{DEF}.regex: not a valid regular expression: missing ), unterminated subpattern at "
-    "position 5",
+    f"{DEF}.regex: not a valid regular expression: missing ): loss=([0-9.]+ "
+    "(RE2 syntax: no backreferences or lookaround)",
     f"{TEMPLATE_POD}.containers[0].command[3]: ${{params.zz}} names no parameter",
 ]
 

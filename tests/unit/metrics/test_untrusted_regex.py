@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from kubetune.api.patterns import PatternError, compile_metric_regex
 from kubetune.api.spec import Metrics
 from kubetune.metrics.logs import parse_log
-from kubetune.metrics.patterns import PatternError, compile_metric_regex
 
 # The case: with Python's re, one such line holds the GIL for hours.
 CATASTROPHIC = r"^(a+)+$"

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from kubetune.api.duration import parse_duration
 from kubetune.api.errors import FieldError
+from kubetune.api.patterns import PatternError, compile_metric_regex
 from kubetune.api.validation.objective import metric_names
 from kubetune.api.validation.parts import Parts
 
@@ -24,8 +25,8 @@ def metrics_errors(parts: Parts) -> Iterator[FieldError]:
             yield FieldError(f"{path}.name", f"duplicate metric {definition.name!r}")
         defined.add(definition.name)
         try:
-            groups = re.compile(definition.regex).groups
-        except re.error as error:
+            groups = compile_metric_regex(definition.regex).groups
+        except PatternError as error:
             yield FieldError(f"{path}.regex", f"not a valid regular expression: {error}")
             continue
         if groups != 1:
