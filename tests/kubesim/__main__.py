@@ -24,6 +24,7 @@ from aiohttp import web
 
 from .api import Api
 from .cluster import default_nodes, load_nodes, run_controllers
+from .rbac import bootstrap_policy
 from .server import Server
 from .store import Store
 from .watch import WatchSettings
@@ -100,6 +101,16 @@ async def _run_controllers(url: str, state_dir: Path, stop: asyncio.Event) -> No
         log.exception("cluster controllers crashed; the API server keeps running")
 
 
+def _seed_rbac(api: Api) -> None:
+    """The bootstrap ClusterRoles and bindings a fresh apiserver creates (rbac.py)."""
+    roles, bindings = bootstrap_policy()
+    for plural, objects in (("clusterroles", roles), ("clusterrolebindings", bindings)):
+        rt = api.registry.get("rbac.authorization.k8s.io", "v1", plural)
+        assert rt is not None
+        for obj in objects:
+            api.create(rt, None, obj)
+
+
 async def serve(args: argparse.Namespace) -> None:
     WatchSettings.bookmark_interval = args.bookmark_interval
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="kubesim-state-"))
@@ -122,6 +133,7 @@ async def serve(args: argparse.Namespace) -> None:
     assert node_type is not None
     for name in SEED_NAMESPACES:
         api.create(ns_type, None, {"metadata": {"name": name}})
+    _seed_rbac(api)
     for node in _load_nodes(args.nodes):
         api.create(node_type, None, node)
     _write_atomically(args.kubeconfig, kubeconfig_text(url))

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import (
+    admission,
+    authn,
+    cel_validation,
     crds,
     defaulting,
     garbage_collection,
     metadata_validation,
     patching,
+    rbac,
     schema_validation,
 )
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
@@ -102,6 +106,9 @@ class Api:
         self._service_counter = 0
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self.gc = garbage_collection.GarbageCollector(self)
+        self.authorizer = rbac.Authorizer(self.store)
+        self.authenticator = authn.Authenticator(self.store, self.authorizer)
+        self.admission = admission.Admission(self.store, self.registry, self.authorizer)
 
     # ---- lookups ---------------------------------------------------------------------------
     def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any]:
@@ -217,6 +224,7 @@ class Api:
         self._service_counter += 1
         defaulting.default_on_create(rt, obj, self._service_counter)
         obj = self._admit(rt, obj, None)
+        self._validating_admission(rt, "CREATE", obj, None, "", dry_run)
         obj = {
             "apiVersion": rt.api_version,
             "kind": rt.kind,
@@ -370,6 +378,7 @@ class Api:
         new["kind"] = rt.kind
         defaulting.default_on_update(rt, new)
         new = self._admit(rt, new, old)
+        self._validating_admission(rt, "UPDATE", new, old, subresource or "", dry_run)
         tracked_old = (
             spec_part(old)
             if rt.status_subresource
@@ -643,18 +652,32 @@ class Api:
     def _after_write(
         self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any]
     ) -> None:
+        if rt.group_resource == rbac.CLUSTER_ROLES:
+            self._aggregate_cluster_roles()
         if rt.group_resource == crds.CRD_RESOURCE:
             crds.sync_registry(self, new)
         elif rt.group_resource == _NAMESPACES and old is None:
             self._ensure_default_service_account(new["metadata"]["name"])
 
     def _after_remove(self, rt: ResourceType, final: dict[str, Any]) -> None:
+        if rt.group_resource == rbac.CLUSTER_ROLES:
+            self._aggregate_cluster_roles()
         if rt.group_resource == crds.CRD_RESOURCE:
             crds.unregister(self, final)
         self.gc.on_removed(final)
         ns = final["metadata"].get("namespace")
         if ns:
             self._maybe_finish_namespace(ns)
+
+    def _aggregate_cluster_roles(self) -> None:
+        """The clusterrole-aggregation controller: aggregated roles get their members' rules."""
+        for role in list(self.store.iter(rbac.CLUSTER_ROLES)):
+            rules = rbac.aggregated_rules(self.store, role)
+            if rules is not None and rules != (role.get("rules") or []):
+                updated = dict(deep_copy(role), rules=rules)
+                self.store.put(rbac.CLUSTER_ROLES, updated, "MODIFIED")
+                self._aggregate_cluster_roles()  # aggregated roles may aggregate each other
+                return
 
     def _ensure_default_service_account(self, namespace: str) -> None:
         rt = self.registry.get("", "v1", "serviceaccounts")
@@ -673,7 +696,10 @@ class Api:
             )
 
     def _validate_name(self, rt: ResourceType, name: str) -> None:
-        if rt.group_resource == _NAMESPACES:
+        if rt.group == rbac.RBAC_GROUP:  # RBAC names only need to be valid path segments
+            ok = name not in (".", "..") and not any(c in name for c in "/%")
+            detail = "may not be '.' or '..' and may not contain '/' or '%'"
+        elif rt.group_resource == _NAMESPACES:
             ok = len(name) <= 63 and _DNS_LABEL.fullmatch(name)
             detail = (
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric "
@@ -755,10 +781,17 @@ class Api:
             obj = schema_validation.prune_and_default(obj, rt.schema, root=True, dropped=dropped)
             self._unknown_fields(rt, dropped)
             causes = schema_validation.validate(obj, rt.schema)
+            if not causes:
+                causes = cel_validation.validate(obj, old, rt.schema)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
         elif rt.group_resource == crds.CRD_RESOURCE:
             causes = schema_validation.validate_crd(obj)
+            for i, version in enumerate((obj.get("spec") or {}).get("versions") or []):
+                schema = ((version or {}).get("schema") or {}).get("openAPIV3Schema")
+                if isinstance(schema, dict):
+                    path = f"spec.versions[{i}].schema.openAPIV3Schema"
+                    causes += cel_validation.check_schema(schema, path)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
             crds.check_crd_update(self, obj, old)
@@ -767,3 +800,19 @@ class Api:
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
         return obj
+
+    def _validating_admission(
+        self,
+        rt: ResourceType,
+        operation: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        subresource: str,
+        dry_run: bool,
+    ) -> None:
+        """ValidatingAdmissionPolicies, as the requesting user (the last admission step)."""
+        _, warnings = _REQUEST.get()
+        user = authn.CURRENT_USER.get()
+        self.admission.validate(
+            rt, operation, obj, old, subresource, user, dry_run, warnings.append
+        )

@@ -194,7 +194,39 @@ _DELETE_OPTIONS: Schema = {
     5: _f("dryRun", "string", None, True),
 }
 
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: _f("namespace"),
+    2: _f("verb"),
+    3: _f("group"),
+    4: _f("version"),
+    5: _f("resource"),
+    6: _f("subresource"),
+    7: _f("name"),
+}
+_ACCESS_SPEC: Schema = {
+    1: _f("resourceAttributes", "message", _RESOURCE_ATTRIBUTES),
+    2: _f("nonResourceAttributes", "message", {1: _f("path"), 2: _f("verb")}),
+    3: _f("user"),
+    4: _f("groups", "string", None, True),
+    6: _f("uid"),
+}
+_AUTHZ = "authorization.k8s.io/v1"
+_AUTHN = "authentication.k8s.io/v1"
+
+
+def _review(spec: Schema) -> Schema:
+    return {1: _f("metadata", "message", _OBJECT_META), 2: _f("spec", "message", spec)}
+
+
 _KINDS: dict[tuple[str, str], Schema] = {
+    (_AUTHZ, "SelfSubjectAccessReview"): _review(_ACCESS_SPEC),
+    (_AUTHZ, "SubjectAccessReview"): _review(_ACCESS_SPEC),
+    (_AUTHZ, "LocalSubjectAccessReview"): _review(_ACCESS_SPEC),
+    (_AUTHZ, "SelfSubjectRulesReview"): _review({1: _f("namespace")}),
+    (_AUTHN, "SelfSubjectReview"): {1: _f("metadata", "message", _OBJECT_META)},
+    (_AUTHN, "TokenRequest"): _review(
+        {1: _f("audiences", "string", None, True), 4: _f("expirationSeconds", "int")}
+    ),
     ("batch/v1", "Job"): {
         1: _f("metadata", "message", _OBJECT_META),
         2: _f("spec", "message", _JOB_SPEC),

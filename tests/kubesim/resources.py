@@ -102,7 +102,15 @@ def _builtin_types() -> list[ResourceType]:
             categories=["all"],
             status_subresource=True,
         ),
-        ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, short_names=["sa"]),
+        ResourceType(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            True,
+            short_names=["sa"],
+            extra_subresources=["token"],
+        ),
         ResourceType(
             "",
             "v1",
@@ -147,15 +155,42 @@ def _builtin_types() -> list[ResourceType]:
             status_subresource=True,
         ),
     ]
-    # Stored and served so charts and manifests apply, but no controller acts on them and
-    # RBAC is never enforced.
-    storage_only = [
+    # Enforced on every request (rbac.py, admission.py); reviews are answered, never stored.
+    security = [
         ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
         ResourceType("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
         ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
         ResourceType(
             "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False
         ),
+        ResourceType(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingAdmissionPolicy",
+            "validatingadmissionpolicies",
+            False,
+            status_subresource=True,
+        ),
+        ResourceType(
+            "admissionregistration.k8s.io",
+            "v1",
+            "ValidatingAdmissionPolicyBinding",
+            "validatingadmissionpolicybindings",
+            False,
+        ),
+        *[
+            ResourceType(group, "v1", kind, plural, plural.startswith("local"), verbs=["create"])
+            for group, kind, plural in (
+                ("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews"),
+                ("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews"),
+                ("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews"),
+                ("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews"),
+                ("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews"),
+            )
+        ],
+    ]
+    # Stored and served so charts and manifests apply, but no controller acts on them.
+    storage_only = [
         ResourceType(
             "apps",
             "v1",
@@ -207,7 +242,7 @@ def _builtin_types() -> list[ResourceType]:
             "scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short_names=["pc"]
         ),
     ]
-    return core + others + storage_only
+    return core + others + security + storage_only
 
 
 class Registry:

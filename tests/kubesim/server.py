@@ -16,12 +16,15 @@ import yaml
 from aiohttp import web
 
 from . import (
+    access_reviews,
+    authn,
     discovery,
     eviction,
     openapi,
     patching,
     podlogs,
     protobuf,
+    rbac,
     request_info,
     tables,
     watch,
@@ -80,8 +83,14 @@ class Server:
             response: web.StreamResponse = fault_response(rule)
         else:
             try:
-                with self.api.request_options(request.query.get("fieldValidation")) as warnings:
-                    response = await handler(request)
+                user = self._authenticate(request, info)
+                entry["user"] = user.name
+                token = authn.CURRENT_USER.set(user)
+                try:
+                    with self.api.request_options(request.query.get("fieldValidation")) as warnings:
+                        response = await handler(request)
+                finally:
+                    authn.CURRENT_USER.reset(token)
                 for warning in warnings if not response.prepared else []:
                     response.headers.add("Warning", f'299 - "{warning}"')
             except ApiError as exc:
@@ -95,6 +104,16 @@ class Server:
             entry["code"] = response.status
         return response
 
+    # ---- authentication and authorization ---------------------------------------------------
+    def _authenticate(self, request: web.Request, info: request_info.RequestInfo) -> rbac.User:
+        """Who is asking (after impersonation); 401/403 unless they may make this request."""
+        api = self.api
+        user = api.authenticator.authenticate(request.headers)
+        groups = request.headers.getall("Impersonate-Group", [])
+        user = api.authenticator.impersonate(user, request.headers, list(groups))
+        api.authorizer.check(user, rbac_attributes(info, request.path))
+        return user
+
     # ---- routing ---------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         info: request_info.RequestInfo = request["info"]
@@ -107,6 +126,15 @@ class Server:
             raise ApiError(404, "the server could not find the requested resource", "NotFound")
         if info.subresource:
             return await self._subresource(request, info, rt)
+        if rt.group_resource in access_reviews.REVIEW_RESOURCES and info.verb == "create":
+            answer = access_reviews.review(
+                self.api.authorizer,
+                authn.CURRENT_USER.get(),
+                info.resource,
+                info.namespace,
+                await self._body(request),
+            )
+            return _json(answer, 201)
         if info.resource == "bindings" and info.verb == "create":
             body = await self._body(request)
             name = (body.get("metadata") or {}).get("name", "")
@@ -363,6 +391,11 @@ class Server:
         ns = self._ns(info, rt)
         if sub == "log" and rt.group_resource == ("", "pods") and verb == "get":
             return await podlogs.serve(request, self.api.store, self.state_dir, ns, info.name)
+        if sub == "token" and rt.group_resource == ("", "serviceaccounts") and verb == "create":
+            body = await self._body(request)
+            return _json(
+                access_reviews.token_request(self.api.authenticator, ns, info.name, body), 201
+            )
         if sub == "binding" and rt.group_resource == ("", "pods") and verb == "create":
             self.api.bind(ns, info.name, await self._body(request))
             return _json(_success(), 201)
@@ -384,6 +417,20 @@ class Server:
             if verb == "patch":
                 return await self._patch(request, info, rt, mode)
         raise ApiError(404, "the server could not find the requested resource", "NotFound")
+
+
+def rbac_attributes(info: request_info.RequestInfo, path: str) -> rbac.Attributes:
+    if not info.is_resource:
+        return rbac.Attributes(info.verb, False, path=path.rstrip("/") or "/")
+    return rbac.Attributes(
+        info.verb,
+        True,
+        info.group,
+        info.resource,
+        info.subresource,
+        info.namespace,
+        info.name,
+    )
 
 
 def _success(obj: dict[str, Any] | None = None, rt: ResourceType | None = None) -> dict[str, Any]:

@@ -124,8 +124,11 @@ class Scenario:
 
 
 def run_scenario(
-    tmp: Path, kubectl: Path, namespace: str, full: bool, *watch: str
+    tmp: Path, binaries: dict[str, Path], namespace: str, full: bool, *watch: str
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The scenario with the operator as the chart's ServiceAccount under the chart's RBAC
+    (namespaced Roles when ``watch`` names namespaces), enforced by the emulator."""
+    kubectl = binaries["kubectl"]
     with KubeSim(controllers=True, work_dir=tmp / "kubesim") as sim:
         cluster = Cluster(sim, kubectl)
         cluster.kubectl("apply", "-f", str(CRD))
@@ -133,6 +136,8 @@ def run_scenario(
         for ns in {namespace, "team-b"} - {"default"}:
             cluster.kubectl("create", "namespace", ns)
         args = [a for ns in watch for a in ("--namespace", ns)]
+        values = {"watchNamespaces": list(watch)} if watch else {}
+        cluster.install_operator_rbac(binaries["helm"], values)
         operator = OperatorProcess(sim, tmp, *args).start()
         scenario = Scenario(sim, cluster, operator)
         try:
@@ -147,7 +152,7 @@ def clusterwide(
     tmp_path_factory: pytest.TempPathFactory, kube_binaries: dict[str, Path]
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     tmp = tmp_path_factory.mktemp("clusterwide")
-    return run_scenario(tmp, kube_binaries["kubectl"], "ml", True)
+    return run_scenario(tmp, kube_binaries, "ml", True)
 
 
 def test_clusterwide_rbac_permits_every_call_and_grants_nothing_unused(
@@ -179,7 +184,7 @@ def test_clusterwide_rbac_permits_every_call_and_grants_nothing_unused(
 def test_namespaced_rbac_permits_every_call(
     tmp_path: Path, kube_binaries: dict[str, Path], helm: Path
 ) -> None:
-    log, _ = run_scenario(tmp_path, kube_binaries["kubectl"], "team-a", False, "team-a", "team-b")
+    log, _ = run_scenario(tmp_path, kube_binaries, "team-a", False, "team-a", "team-b")
     accesses = operator_accesses(log)
     objects = render(helm, {"watchNamespaces": ["team-a", "team-b"]})
     missing = denied(objects, accesses)

@@ -39,8 +39,9 @@ def cluster(sim: KubeSim, kube_binaries: dict[str, Path]) -> Cluster:
 
 @pytest.fixture(scope="module")
 def operator(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, kube_binaries: dict[str, Path]
 ) -> Iterator[OperatorProcess]:
+    cluster.install_operator_rbac(kube_binaries["helm"])
     process = OperatorProcess(cluster.sim, tmp_path_factory.mktemp("operator")).start()
     yield process
     process.stop()

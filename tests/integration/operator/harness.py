@@ -28,16 +28,26 @@ T = TypeVar("T")
 LEASE_NAMESPACE = "kubetune"  # where the chart installs the operator, so its Role holds there
 
 
+def operator_kubeconfig(sim: KubeSim) -> Path:
+    """Where :meth:`Cluster.install_operator_rbac` writes the ServiceAccount's kubeconfig."""
+    return sim.work_dir / "operator-kubeconfig"
+
+
 class OperatorProcess:
     """``kubetune operator`` as a subprocess that tests may kill (SIGKILL) and restart.
 
     It elects itself leader through the Lease in ``LEASE_NAMESPACE`` as the chart's pods do;
     ``identity`` plays the pod name: a restart is the same pod's container restarting, a second
-    OperatorProcess (another identity) a second replica."""
+    OperatorProcess (another identity) a second replica. It authenticates as the chart's
+    ServiceAccount under the chart's rendered RBAC, which the emulator enforces:
+    :meth:`Cluster.install_operator_rbac` must have run first."""
 
     def __init__(
         self, sim: KubeSim, work_dir: Path, *extra: str, identity: str = "operator-0"
     ) -> None:
+        self.kubeconfig = operator_kubeconfig(sim)
+        if not self.kubeconfig.exists():
+            raise RuntimeError("install the chart's RBAC first: Cluster.install_operator_rbac()")
         self.sim = sim
         self.identity = identity
         self.log_file = work_dir / f"{identity}.log"
@@ -55,7 +65,7 @@ class OperatorProcess:
             "kubetune.cli",
             "operator",
             "--kubeconfig",
-            str(self.sim.kubeconfig),
+            str(self.kubeconfig),
             "--health-port",
             str(self.port),
             "--lease-namespace",
@@ -156,6 +166,32 @@ class Cluster:
                 f"kubectl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
             )
         return result
+
+    def install_operator_rbac(self, helm: Path, values: dict[str, Any] | None = None) -> Path:
+        """Apply the chart's ServiceAccount, (Cluster)Roles and bindings rendered with
+        ``values`` and write a kubeconfig holding a token of that ServiceAccount (TokenRequest).
+        Re-rendering replaces the rules: one RBAC mode at a time per emulator."""
+        from tests.integration.chart.support import (  # the chart tests import this module
+            RELEASE_NAMESPACE,
+            SERVICE_ACCOUNT,
+            render,
+        )
+
+        values = values or {}
+        for namespace in [RELEASE_NAMESPACE, *values.get("watchNamespaces", [])]:
+            if self.kubectl("get", "namespace", namespace, check=False).returncode != 0:
+                self.kubectl("create", "namespace", namespace)
+        kinds = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+        objects = [o for o in render(helm, values) if o["kind"] in kinds]
+        self.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
+        token = self.kubectl(
+            "create", "token", SERVICE_ACCOUNT, "-n", RELEASE_NAMESPACE, "--duration=24h"
+        ).stdout.strip()
+        config = yaml.safe_load(self.sim.kubeconfig.read_text())
+        config["users"] = [{"name": "kubesim", "user": {"token": token}}]
+        path = operator_kubeconfig(self.sim)
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def apply(
         self, manifest: dict[str, Any], check: bool = True

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tools import ensure_kube_binaries
+
 from .harness import Cluster, OperatorProcess, eventually, tuningjob
 
 TRIALS = 8
@@ -15,6 +17,7 @@ def operator_for(
     cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, namespace: str, *flags: str
 ) -> Iterator[OperatorProcess]:
     cluster.kubectl("create", "namespace", namespace)
+    cluster.install_operator_rbac(ensure_kube_binaries()["helm"], {"watchNamespaces": [namespace]})
     process = OperatorProcess(
         cluster.sim,
         tmp_path_factory.mktemp(namespace),

@@ -13,10 +13,11 @@ from .harness import Cluster, OperatorProcess, tuningjob
 
 @pytest.fixture(scope="module")
 def scoped_operator(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, kube_binaries: dict[str, Path]
 ) -> Iterator[OperatorProcess]:
     for namespace in ("team-a", "team-b"):
         cluster.kubectl("create", "namespace", namespace)
+    cluster.install_operator_rbac(kube_binaries["helm"], {"watchNamespaces": ["team-a"]})
     process = OperatorProcess(
         cluster.sim,
         tmp_path_factory.mktemp("scoped"),
