@@ -88,10 +88,14 @@ request log while the operator runs and fails if a request is missing here or a 
   resources: [events]
   verbs: [create]
 {{- if .Values.rbac.secrets }}
-# Only the Secrets a TuningJob names in metrics.prometheus.bearerTokenSecret / caSecret.
+# Only the Secrets a TuningJob names in metrics.prometheus.bearerTokenSecret / caSecret (the
+# admission policy checks that its creator may read them); rbac.secretNames narrows it further.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+  {{- with .Values.rbac.secretNames }}
+  resourceNames: {{ toJson . }}
+  {{- end }}
 {{- end }}
 {{- end }}
 

@@ -36,6 +36,7 @@ from typing import Any
 from kubetune.api.duration import parse_duration
 from kubetune.api.spec import PrometheusSource, TuningJobSpec
 from kubetune.api.validation import QUERY_VARIABLE, QUERY_VARIABLES
+from kubetune.metrics.credentials import checked_bearer_token, display_url, redact
 from kubetune.metrics.logs import MetricSeries, Observation
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,15 @@ class PrometheusQueryError(PrometheusError):
 
 @dataclass(frozen=True)
 class PrometheusAuth:
-    """How to authenticate to Prometheus. Never logged."""
+    """How to authenticate to Prometheus. Never logged; a token that could not be sent as a
+    header (a line break, a control character) is refused here, before any request."""
 
     bearer_token: str | None = field(default=None, repr=False)
     ca_data: str | None = field(default=None, repr=False)  # PEM
     insecure_skip_verify: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bearer_token", checked_bearer_token(self.bearer_token))
 
 
 @dataclass(frozen=True)
@@ -166,19 +171,23 @@ class PrometheusClient:
                 ) as response:
                     return _data(json.load(response))
             except urllib.error.HTTPError as error:
-                detail = _error_text(error)
+                detail = self._redact(_error_text(error))
                 if error.code == 429 or error.code >= 500:
                     problem = f"HTTP {error.code}: {detail}"
                     continue
                 raise PrometheusQueryError(f"HTTP {error.code}: {detail}") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
                 reason = getattr(error, "reason", error)
-                problem = f"{type(reason).__name__}: {reason}"
+                problem = self._redact(f"{type(reason).__name__}: {reason}")
                 continue
             except ValueError as error:  # not JSON: a proxy's error page
-                problem = f"not a Prometheus answer: {error}"
+                problem = self._redact(f"not a Prometheus answer: {error}")
                 continue
-        raise PrometheusUnavailable(f"{self.url} did not answer: {problem}")
+        raise PrometheusUnavailable(f"{display_url(self.url)} did not answer: {problem}")
+
+    def _redact(self, text: str) -> str:
+        """Error texts go into statuses, Events and logs: no credential may ride along."""
+        return redact(text, [self.auth.bearer_token, self.auth.ca_data])
 
     @staticmethod
     def _series(data: Any) -> list[Series]:

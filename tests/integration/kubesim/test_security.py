@@ -104,7 +104,7 @@ def test_resource_names_subresources_and_groups(kubectl: Kubectl, ns: str) -> No
                 },
                 {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
             ],
-        ),  # fmt: skip
+        ),
     )
     for name in ("allowed", "other"):
         kubectl("create", "configmap", name, "-n", ns)
@@ -212,7 +212,7 @@ def test_subject_access_review(api_client: client.ApiClient, kubectl: Kubectl, n
     assert not allowed("gina", "create")
 
 
-# ---- x-kubernetes-validations ------------------------------------------------------------------------
+# ---- x-kubernetes-validations ----------------------------------------------------------------
 
 
 def cel_crd(plural: str) -> dict[str, Any]:
@@ -296,7 +296,7 @@ def test_crds_with_broken_or_too_costly_rules_are_refused(kubectl: Kubectl) -> N
     assert "estimated rule cost exceeds budget" in result.stderr
 
 
-# ---- ValidatingAdmissionPolicy ------------------------------------------------------------------------
+# ---- ValidatingAdmissionPolicy ---------------------------------------------------------------
 
 
 def test_validating_admission_policy_with_authorizer_and_user_info(
@@ -340,8 +340,13 @@ def test_validating_admission_policy_with_authorizer_and_user_info(
     ]))  # fmt: skip
 
     def configmap(secret: str) -> dict[str, Any]:
-        return {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": f"cm-{secret}", "namespace": ns}, "data": {"secret": secret}}  # fmt: skip
+        meta = {"name": f"cm-{secret}", "namespace": ns}
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta,
+            "data": {"secret": secret},
+        }
 
     apply(kubectl, configmap("open"), user="hank")
     refused = apply(kubectl, configmap("closed"), user="hank", check=False)
