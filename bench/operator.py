@@ -334,8 +334,9 @@ def cluster_run(
     sys.path.insert(0, str(REPO_ROOT))
     import kubernetes
 
-    from tests.integration.operator.harness import CRD, OperatorProcess
+    from tests.integration.operator.harness import CRD, Cluster, OperatorProcess
     from tests.kubesim.harness import KubeSim, wait_until
+    from tests.tools import ensure_kube_binaries
 
     work_dir = Path(work_dir or tempfile.mkdtemp(prefix="kubetune-bench-"))
     with KubeSim(controllers=True, work_dir=work_dir / "kubesim", log_level="WARNING") as sim:
@@ -344,6 +345,9 @@ def cluster_run(
         core = kubernetes.client.CoreV1Api(api)
         _install_crd(api, CRD)
         (work_dir / "operator").mkdir(parents=True, exist_ok=True)
+        # As in production (and the tests): the chart's ServiceAccount under its RBAC.
+        binaries = ensure_kube_binaries()
+        Cluster(sim, binaries["kubectl"]).install_operator_rbac(binaries["helm"])
         began = time.perf_counter()
         operator = OperatorProcess(sim, work_dir / "operator", *extra_flags).start()
         started = time.perf_counter() - began

@@ -700,13 +700,13 @@ class Api:
             ok = name not in (".", "..") and not any(c in name for c in "/%")
             detail = "may not be '.' or '..' and may not contain '/' or '%'"
         elif rt.group_resource == _NAMESPACES:
-            ok = len(name) <= 63 and _DNS_LABEL.fullmatch(name)
+            ok = len(name) <= 63 and _DNS_LABEL.fullmatch(name) is not None
             detail = (
                 "a lowercase RFC 1123 label must consist of lower case alphanumeric "
                 "characters or '-', and must start and end with an alphanumeric character"
             )
         else:
-            ok = len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name)
+            ok = len(name) <= 253 and _DNS_SUBDOMAIN.fullmatch(name) is not None
             detail = (
                 "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
                 "characters, '-' or '.', and must start and end with an alphanumeric "

@@ -30,6 +30,7 @@ from typing import Any
 
 import celpy
 from celpy import celtypes
+from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError
 
 from .rbac import Attributes, Authorizer, User
@@ -48,7 +49,7 @@ _ENV = celpy.Environment()
 def _compile(expression: str) -> Any:
     try:
         return _ENV.compile(expression)
-    except celpy.CELParseError as exc:
+    except CELParseError as exc:
         raise CelError(f"compilation failed: {str(exc).splitlines()[0]}") from None
 
 
