@@ -161,9 +161,21 @@ def _numeric(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
 
 
 def _equal(a: Any, b: Any) -> Any:
+    """CEL's heterogeneous equality: numbers by value, null only equals null, other mixed
+    types are unequal; lists and maps element by element."""
+    if isinstance(a, CELEvalError):
+        return a
+    if isinstance(b, CELEvalError):
+        return b
     if isinstance(a, Number) and isinstance(b, Number):
         return celtypes.BoolType(float(a) == float(b))
-    if type(a) is not type(b) and not (a is None or b is None):
+    if a is None or b is None:
+        return celtypes.BoolType(a is None and b is None)
+    if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
+        return celtypes.BoolType(len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b)))
+    if isinstance(a, celtypes.MapType) and isinstance(b, celtypes.MapType):
+        return celtypes.BoolType(a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a))
+    if type(a) is not type(b):
         return celtypes.BoolType(False)
     return celtypes.BoolType(a == b)
 
