@@ -172,7 +172,9 @@ def _equal(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return celtypes.BoolType(a is None and b is None)
     if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
-        return celtypes.BoolType(len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b)))
+        return celtypes.BoolType(
+            len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, celtypes.MapType) and isinstance(b, celtypes.MapType):
         return celtypes.BoolType(a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a))
     if type(a) is not type(b):

@@ -171,11 +171,7 @@ def add_rules(spec: Schema) -> Schema:
     """Attach the rules to the spec's schema (from ``build_schema``); returns it."""
     props = spec["properties"]
     spec.setdefault("x-kubernetes-validations", []).extend(SPEC_RULES)
-    props["parameters"]["items"].setdefault("x-kubernetes-validations", []).extend(
-        PARAMETER_RULES
-    )
+    props["parameters"]["items"].setdefault("x-kubernetes-validations", []).extend(PARAMETER_RULES)
     props["objective"].setdefault("x-kubernetes-validations", []).extend(OBJECTIVE_RULES)
-    props["earlyStopping"].setdefault("x-kubernetes-validations", []).extend(
-        EARLY_STOPPING_RULES
-    )
+    props["earlyStopping"].setdefault("x-kubernetes-validations", []).extend(EARLY_STOPPING_RULES)
     return spec
