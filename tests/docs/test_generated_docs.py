@@ -135,7 +135,7 @@ def shown(default: Any) -> str:
     if isinstance(default, bool):
         return str(default).lower()
     if isinstance(default, list | dict):
-        return json.dumps(default)
+        return json.dumps(default, separators=(",", ":"))
     return '""' if default == "" else str(default)
 
 

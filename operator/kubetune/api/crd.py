@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from kubetune.api.crd_rules import add_rules
 from kubetune.api.crd_status import status_schema
 from kubetune.api.settings import SETTINGS_MODELS
 from kubetune.api.spec import TuningJob, TuningJobSpec
@@ -205,7 +206,7 @@ def build_schema() -> Schema:
                 "description": "Kind is the REST resource this object represents: TuningJob.",
                 "type": "string",
             },
-            "spec": _spec_schema(),
+            "spec": add_rules(_spec_schema()),
             "status": status_schema(),
         },
         "required": ["spec"],

@@ -2,7 +2,7 @@
 server refuses a broken TuningJob at ``kubectl apply`` with the field path, instead of the
 operator reporting ``InvalidSpec`` afterwards (a green GitOps sync of a spec not in effect).
 
-Each rule mirrors one check of :mod:`kubetune.api.validation`, which still runs (for
+Each rule mirrors one check of the :mod:`kubetune.api.validation` package, which still runs (for
 ``kubetune validate``, ``kubetune run`` and clusters with the CRD of an older release) and
 alone covers what CEL cannot say: Python regular expressions, duration arithmetic, the
 strategy settings models, placeholders naming parameters, duplicate categorical values of

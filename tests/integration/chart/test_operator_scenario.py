@@ -106,8 +106,10 @@ class Scenario:
             self.capture("failed", "stuck", namespace)
             invalid = tuningjob("invalid", limits={"maxTrials": 0})
             cluster.apply(with_namespace(invalid, namespace), check=False)
-            bad = tuningjob("invalid", spec={"strategy": {"algorithm": "grid"}})
-            bad["spec"]["parameters"][0] = {"name": "x", "type": "float", "min": 0.0, "max": 1.0}
+            # A regex Python cannot compile: past the CRD, refused by the operator.
+            definitions = [{"name": "loss", "regex": "loss=(["}]
+            bad = tuningjob("invalid", spec={"metrics": {"format": "regex",
+                                                         "definitions": definitions}})  # fmt: skip
             cluster.apply(with_namespace(bad, namespace))
             cluster.wait_condition("invalid", "Failed", namespace=namespace)
             self.capture("invalid", "invalid", namespace)

@@ -46,23 +46,33 @@ def test_sigkilled_operator_loses_no_trial_and_launches_none_twice(
 def test_invalid_tuningjobs_get_invalid_spec_and_others_still_run(
     cluster: Cluster, operator: OperatorProcess
 ) -> None:
+    # What the CRD's CEL rules can say is refused at apply, with the field path...
     bad_scale = tuningjob("bad-scale")
     bad_scale["spec"]["parameters"][0].update({"min": 0.0, "scale": "log"})
     grid_float = tuningjob("grid-float", spec={"strategy": {"algorithm": "grid"}})
+    for manifest, message in (
+        (bad_scale, 'spec.parameters[0].min: Invalid value: "object": must be > 0 for scale log'),
+        (grid_float, "grid search needs a finite space: float parameter x needs a step"),
+    ):
+        refused = cluster.apply(manifest, check=False)
+        assert refused.returncode != 0
+        assert message in refused.stderr, refused.stderr
+    # ...what only the operator can check (a Python regex, a placeholder naming no parameter)
+    # becomes InvalidSpec.
     bad_regex = tuningjob(
         "bad-regex",
         spec={
             "metrics": {"format": "regex", "definitions": [{"name": "loss", "regex": "loss=(["}]}
         },
     )
-    for manifest in (bad_scale, grid_float, bad_regex):
+    bad_placeholder = tuningjob("bad-placeholder", container={"args": ["--y=${params.y}"]})
+    for manifest in (bad_regex, bad_placeholder):
         cluster.apply(manifest)
     cluster.apply(tuningjob("still-served", max_trials=2))
 
     expected = {
-        "bad-scale": "spec.parameters[0].min: must be > 0 for scale log",
-        "grid-float": "grid search needs a finite space",
         "bad-regex": "spec.metrics.definitions[0].regex: not a valid regular expression",
+        "bad-placeholder": "${params.y} names no parameter",
     }
     for name, message in expected.items():
         failed = cluster.wait_condition(name, "Failed", timeout=30)
@@ -211,16 +221,22 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
     # the status follows the Job it reports on (the operator writes it after creating Jobs)
     eventually(lambda: cluster.condition("bad-edit", "Running"), timeout=30, message="Running=True")
 
-    # min > max: the CRD admits it, the operator's validation does not.
+    # An edit of spec.parameters is refused by the CRD (a transition rule) at once.
+    edit = '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 0.5}]'
+    edited = cluster.kubectl("patch", "tj", "bad-edit", "--type=json", "-p", edit, check=False)
+    assert "spec.parameters: Forbidden: cannot be changed" in edited.stderr
+    assert "clone the TuningJob instead" in edited.stderr
+    # A regex Python cannot compile: the CRD admits it, the operator's validation does not.
     patch(
         cluster,
         "bad-edit",
-        "json",
-        '[{"op": "replace", "path": "/spec/parameters/0/min", "value": 5.0}]',
+        "merge",
+        '{"spec": {"metrics": {"format": "regex", '
+        '"definitions": [{"name": "loss", "regex": "loss=(["}]}}}',
     )
     refused = wait_spec_accepted(cluster, "bad-edit", "False", 2)
     assert refused["reason"] == "InvalidSpec"
-    assert "spec.parameters[0].max" in refused["message"]
+    assert "spec.metrics.definitions[0].regex" in refused["message"]
     assert true_states(cluster, "bad-edit") in (["Running"], ["Complete"])
     assert cluster.any_condition("bad-edit", "Failed") is None
 

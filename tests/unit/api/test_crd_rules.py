@@ -131,7 +131,7 @@ _parameters = st.fixed_dictionaries(
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(
-    parameters=st.lists(_parameters, min_size=1, max_size=3, unique_by=lambda p: p["name"]),
+    parameters=st.lists(_parameters, min_size=1, max_size=3, unique_by=lambda p: str(p["name"])),
     algorithm=st.sampled_from(["random", "grid", "bayesian"]),
     hyperband=st.one_of(st.none(), st.tuples(st.integers(1, 5), st.integers(1, 5))),
 )
