@@ -20,6 +20,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet --constraint requirements/operator.txt -e '.[test]'
 .venv/bin/python -m tests.tools >/dev/null
+# checkov (the chart scan) in a virtualenv of its own under .cache/: it pins older packages.
+.venv/bin/python -m tests.checkov_tool >/dev/null
 
 # A real Prometheus server and Pushgateway (Debian's packages) for the metrics-source tests, and
 # Chromium for the HTML report's browser tests; installed only when missing.
