@@ -1,8 +1,9 @@
 """The TuningJob CRD with the real ``kubectl`` against kubesim: install, explain, admission.
 
 ``kubetune crd | kubectl apply -f -`` installs it; ``kubectl explain`` shows the field
-descriptions written in ``kubetune/api/spec.py``; the API server rejects structurally invalid
-TuningJobs (``maxTrials: 0``) and prunes nothing a valid one needs.
+descriptions written in ``kubetune/api/spec``; the API server rejects structurally invalid
+TuningJobs (``maxTrials: 0``), refuses cross-field mistakes and edits of ``spec.parameters``
+with its CEL rules, and prunes nothing a valid one needs.
 """
 
 from __future__ import annotations
@@ -204,3 +205,58 @@ def test_printer_columns_read_the_status(kubectl: Kubectl, namespace: str) -> No
     assert row[:5] == ["done", "Complete", "23", "24", "52.5"]
     stored = json.loads(kubectl("get", "tj", "done", "-n", namespace, "-o", "json").stdout)
     assert stored["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("parameter", "expected"),
+    [
+        ({"name": "lr", "type": "float", "min": 0, "max": 1, "scale": "log"},
+         'spec.parameters[1].min: Invalid value: "object": must be > 0 for scale log'),
+        ({"name": "lr", "type": "float", "min": 1, "max": 1},
+         'spec.parameters[1].max: Invalid value: "object": must be greater than min'),
+        ({"name": "lr", "type": "float", "min": 0.5, "max": 1.0, "scale": "reverseLog"},
+         'spec.parameters[1].max: Invalid value: "object": reverseLog needs 0 <= min < max < 1'),
+        ({"name": "lr", "type": "categorical", "values": ["a"], "step": 1},
+         'spec.parameters[1].step: Invalid value: "object": not allowed for type categorical'),
+        ({"name": "learning_rate", "type": "int", "min": 1, "max": 3},
+         'spec.parameters[1]: Duplicate value: map[string]interface {}{"name":"learning_rate"}'),
+    ],
+)  # fmt: skip
+def test_cross_field_mistakes_are_refused_at_apply_with_the_field_path(
+    kubectl: Kubectl, namespace: str, parameter: dict[str, Any], expected: str
+) -> None:
+    document = quickstart("cross-field")
+    document["spec"]["parameters"] = [document["spec"]["parameters"][0], parameter]
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert result.returncode != 0
+    assert expected in result.stderr, result.stderr
+
+
+def test_grid_over_a_continuous_range_is_refused_at_apply(kubectl: Kubectl, namespace: str) -> None:
+    document = quickstart("grid")
+    document["spec"]["strategy"] = {"algorithm": "grid"}
+    document["spec"]["parameters"] = [{"name": "lr", "type": "float", "min": 0.1, "max": 1}]
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert "spec.parameters: Invalid value" in result.stderr
+    assert "grid search needs a finite space: float parameter lr needs a step" in result.stderr
+
+
+def test_an_edit_of_the_parameters_is_refused(kubectl: Kubectl, namespace: str) -> None:
+    document = quickstart("fixed-space")
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document))
+    document["spec"]["parameters"][1]["max"] += 1  # max_depth: whole numbers
+    document["spec"]["limits"]["parallelTrials"] = 1
+    result = kubectl(
+        "apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document), check=False
+    )
+    assert result.returncode != 0
+    assert "spec.parameters: Forbidden: cannot be changed once the TuningJob exists" in (
+        result.stderr
+    )
+    assert "clone the TuningJob instead" in result.stderr
+    document["spec"]["parameters"][1]["max"] -= 1  # the same edit without the parameters passes
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document))
