@@ -170,46 +170,17 @@ def test_limits_edits_take_effect_and_search_space_edits_are_refused(
     assert status["observedGeneration"] == 2
     assert wait_spec_accepted(cluster, "editable", "True", 2)["reason"] == "Accepted"
 
-    patch(
-        cluster,
-        "editable",
-        "json",
-        '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 2.0}]',
-    )
-    refused = wait_spec_accepted(cluster, "editable", "False", 3)
-    assert refused["reason"] == "SearchSpaceChanged"
-    assert "spec.parameters cannot change" in refused["message"]
-    assert "the study goes on with the spec of generation 2" in refused["message"]
-    # The study is intact: still Complete (and Ready), never Failed or Stalled.
+    # A search-space edit is refused by the CRD's transition rule at apply: nothing changes.
+    # (Against a CRD without the rule the operator refuses it: SearchSpaceChanged, unit-tested.)
+    edit = '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 2.0}]'
+    refused = cluster.kubectl("patch", "tj", "editable", "--type=json", "-p", edit, check=False)
+    assert refused.returncode != 0
+    assert "spec.parameters: Forbidden: cannot be changed" in refused.stderr
+    obj = cluster.tuningjob("editable")
+    assert obj["metadata"]["generation"] == 2
+    assert obj["status"]["trials"]["total"] == 4
     assert true_states(cluster, "editable") == ["Complete"]
-    assert cluster.condition("editable", "Ready") is not None
     assert cluster.any_condition("editable", "Failed") is None
-    assert cluster.any_condition("editable", "Stalled") is None
-    status = cluster.tuningjob("editable")["status"]
-    assert status["trials"]["total"] == 4
-    assert status["observedGeneration"] == 3
-    eventually(
-        lambda: any(
-            e.reason == "SearchSpaceChanged" and e.type == "Warning"
-            for e in cluster.events("editable")
-        ),
-        message="a SearchSpaceChanged Warning event",
-    )
-    # `kubectl wait --for=condition=Failed` must not fire for a refused edit.
-    waited = cluster.kubectl(
-        "wait", "--for=condition=Failed", "tuningjob/editable", "--timeout=1s", check=False
-    )
-    assert waited.returncode != 0
-
-    patch(
-        cluster,
-        "editable",
-        "json",
-        '[{"op": "replace", "path": "/spec/parameters/0/max", "value": 1.0}]',
-    )
-    assert wait_spec_accepted(cluster, "editable", "True", 4)["reason"] == "Accepted"
-    assert true_states(cluster, "editable") == ["Complete"]
-    assert cluster.tuningjob("editable")["status"]["trials"]["total"] == 4
 
 
 def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
