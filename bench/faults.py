@@ -159,8 +159,9 @@ def run_kind(kind: str, runs: int, work_dir: Path) -> list[Run]:
     sys.path.insert(0, str(REPO_ROOT))
     import kubernetes
 
-    from tests.integration.operator.harness import CRD, OperatorProcess
+    from tests.integration.operator.harness import CRD, Cluster, OperatorProcess
     from tests.kubesim.harness import KubeSim, wait_until
+    from tests.tools import ensure_kube_binaries
 
     results = []
     with KubeSim(controllers=True, work_dir=work_dir / kind, log_level="WARNING") as sim:
@@ -169,6 +170,8 @@ def run_kind(kind: str, runs: int, work_dir: Path) -> list[Run]:
         from bench.operator import _install_crd
 
         _install_crd(api, CRD)
+        binaries = ensure_kube_binaries()  # the chart's ServiceAccount under its RBAC
+        Cluster(sim, binaries["kubectl"]).install_operator_rbac(binaries["helm"])
         operator = OperatorProcess(sim, work_dir / kind).start()
         wait_until(operator.leading, timeout=60, message="the operator leads")
         supervisor = Supervisor(operator).start()

@@ -6,7 +6,6 @@ chart sets from ``prometheus.url`` (``--prometheus-url`` / ``KUBETUNE_PROMETHEUS
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +20,7 @@ def operator(
     cluster: Cluster,
     prometheus: PrometheusStack,
     tmp_path_factory: pytest.TempPathFactory,
-    kube_binaries: dict[str, Path],
 ) -> Iterator[OperatorProcess]:
-    cluster.install_operator_rbac(kube_binaries["helm"])
     process = OperatorProcess(
         cluster.sim, tmp_path_factory.mktemp("operator"), "--prometheus-url", prometheus.url
     ).start()

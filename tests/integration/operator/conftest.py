@@ -34,14 +34,16 @@ def cluster(sim: KubeSim, kube_binaries: dict[str, Path]) -> Cluster:
     cluster.kubectl(
         "wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io", "--timeout=30s"
     )
+    # Every operator here runs as the chart's ServiceAccount under the chart's RBAC (the
+    # default, cluster-wide install; modules of namespaced operators re-install it scoped).
+    cluster.install_operator_rbac(kube_binaries["helm"])
     return cluster
 
 
 @pytest.fixture(scope="module")
 def operator(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, kube_binaries: dict[str, Path]
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
-    cluster.install_operator_rbac(kube_binaries["helm"])
     process = OperatorProcess(cluster.sim, tmp_path_factory.mktemp("operator")).start()
     yield process
     process.stop()
