@@ -62,9 +62,14 @@ def check_compiles(expression: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
+def _program(expression: str) -> Any:
+    return _ENV.program(_compile(expression), functions=FUNCTIONS)
+
+
 def evaluate(expression: str, variables: dict[str, Any]) -> Any:
     """Evaluate ``expression`` with ``variables`` (already CEL values); CelError on failure."""
-    program = _ENV.program(_compile(expression), functions=FUNCTIONS)
+    program = _program(expression)
     try:
         result = program.evaluate(variables)
     except CELEvalError as exc:

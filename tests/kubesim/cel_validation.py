@@ -8,6 +8,8 @@ evaluated on every write of its custom resources, as ``apiextensions-apiserver``
 * A failed rule gives ``<path><fieldPath>: Invalid value: "<type>": <message>`` (``reason``
   Forbidden/Required/Duplicate give those forms), the message from ``messageExpression``,
   else ``message``, else ``failed rule: <rule>``.
+* Ratcheting, as in Kubernetes 1.30+: on update, rules without ``oldSelf`` are skipped where
+  the value equals its correlated old value (a status write does not re-judge the spec).
 * On CRD writes: rules and messageExpressions must compile, ``oldSelf`` rules must sit where
   correlation is possible, and the estimated cost must stay within the apiserver's budgets.
   The estimate is an approximation of cel-go's: comprehension macros cost their target's
@@ -59,9 +61,12 @@ def validate(value: Any, old: Any, schema: dict[str, Any], path: str = "") -> li
 def _walk(value: Any, old: Any, schema: dict[str, Any], path: str, causes: list[Cause]) -> None:
     if value is None or not isinstance(schema, dict):
         return
+    unchanged = old is not _MISSING and value == old
     for rule in _rules(schema):
         if _is_transition(rule) and old is _MISSING:
             continue
+        if unchanged and not _is_transition(rule):
+            continue  # ratcheting (CRDValidationRatcheting): an unchanged value is not re-judged
         _run(rule, value, old, schema, path, causes)
     if isinstance(value, dict):
         props = schema.get("properties") or {}
