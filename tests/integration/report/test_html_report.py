@@ -3,8 +3,11 @@ renders with no network, every plot has data, no console error, and the screensh
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +159,24 @@ def test_pareto_front_of_a_multi_objective_study(tmp_path: Path) -> None:
         assert {"history-0", "history-1", "slice-1"} <= set(plots)
         assert_every_plot_has_data(plots)
         assert not page.errors()
+
+
+def test_dashboard_serves_a_local_run(local_run: Path) -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kubetune.cli", "dashboard", "job.yaml", "--port", "0"],
+        cwd=local_run,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        found = re.search(r"http://\S+/", line)
+        assert found, f"no URL in {line!r}"
+        with urllib.request.urlopen(found.group(0) + "api/studies", timeout=10) as response:
+            studies = json.load(response)["study_summaries"]
+        assert [s["study_name"] for s in studies] == ["curves"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
