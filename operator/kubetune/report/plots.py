@@ -19,6 +19,8 @@ from optuna.trial import TrialState as OptunaState
 
 Figure = Any  # plotly.graph_objects.Figure (plotly has no type hints)
 
+# More curves than this make the page slow to draw and unreadable: the latest trials are drawn.
+MAX_CURVES = 300
 PRUNED_COLOR = "#d62728"
 FINISHED_COLOR = "#1f77b4"
 
@@ -63,9 +65,8 @@ def intermediate_values(study: optuna.Study, metric: str) -> Figure:
     import plotly.graph_objects as go
 
     figure = go.Figure()
-    for trial in study.get_trials(deepcopy=False):
-        if not trial.intermediate_values:
-            continue
+    curves = [t for t in study.get_trials(deepcopy=False) if t.intermediate_values]
+    for trial in curves[-MAX_CURVES:]:
         steps = sorted(trial.intermediate_values)
         values = [trial.intermediate_values[s] for s in steps]
         pruned = trial.state is OptunaState.PRUNED
@@ -162,7 +163,7 @@ def study_plots(study: optuna.Study, objective_names: list[str]) -> list[Plot]:
                 "intermediate-values",
                 "Intermediate values",
                 f"{names[0]} reported at each step; pruned (early-stopped) trials dashed in red, "
-                "ending in a cross.",
+                f"ending in a cross (the latest {MAX_CURVES} trials at most).",
                 lambda: intermediate_values(study, names[0]),
             )
         )
