@@ -204,6 +204,9 @@ def test_plugin_clone_delegates_to_kubetune_clone(
     )
     if "clone" in cli.commands:  # issue 13's command has landed: the plugin hands over to it
         assert result.returncode == 0, result.stderr
+        cloned = yaml.safe_load(result.stdout)
+        assert cloned["kind"] == "TuningJob"
+        assert cloned["metadata"]["name"] != NAME
     else:
         assert result.returncode == 1
         assert "no `kubetune clone` command" in result.stderr
