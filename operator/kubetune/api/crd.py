@@ -51,6 +51,7 @@ NO_SERVER_DEFAULT = frozenset({"spec.parameters[].scale"})
 LIST_MAP_KEYS: dict[str, str] = {
     "spec.parameters": "name",
     "spec.metrics.definitions": "name",
+    "spec.constraints": "metric",
 }
 LIST_SETS = frozenset({"spec.objective.additionalMetrics"})
 

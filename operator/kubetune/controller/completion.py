@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from kubetune.api.spec import TuningJobSpec
+from kubetune.api.spec import TuningJobSpec, is_feasible
 from kubetune.api.status import ConditionType, Reason
 from kubetune.controller.model import Completion
 from kubetune.search.space import SearchSpace
@@ -33,8 +33,15 @@ def trial_budget(spec: TuningJobSpec) -> tuple[int, Reason]:
 
 
 def best_trial(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
-    """The completed trial with the best objective (the earliest one on ties)."""
-    completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
+    """The completed feasible trial (``spec.constraints``) with the best objective (the
+    earliest one on ties)."""
+    completed = [
+        t
+        for t in trials
+        if t.state is TrialState.COMPLETE
+        and t.objective is not None
+        and is_feasible(spec.constraints, t.metrics)
+    ]
     if not completed:
         return None
     # min and max keep the first of equal items: the earliest trial wins a tie.

@@ -17,7 +17,7 @@ def _finite_metrics(spec: TuningJobSpec, series: MetricSeries | None) -> dict[st
         return {}
     how = spec.metrics.objective_value
     metrics: dict[str, float] = {}
-    for name in spec.objective.metric_names:
+    for name in spec.recorded_metrics:
         value = series.reduce(name, how if name == spec.objective.metric else "last")
         if value is not None and math.isfinite(value):
             metrics[name] = value
@@ -41,6 +41,16 @@ def succeeded_outcome(spec: TuningJobSpec, series: MetricSeries | None) -> Trial
             metrics=_finite_metrics(spec, series),
             reason=TrialReason.METRICS_UNAVAILABLE,
             message=f"metric {metric!r} is {value} (not a finite number)",
+        )
+    metrics = _finite_metrics(spec, series)
+    missing = [c.metric for c in spec.constraints if c.metric not in metrics]
+    if missing:  # feasibility cannot be told: not a result the search may learn from
+        return TrialOutcome(
+            TrialState.FAILED,
+            metrics=metrics,
+            reason=TrialReason.METRICS_UNAVAILABLE,
+            message="the trial never reported constrained metric "
+            + ", ".join(repr(name) for name in missing),
         )
     intermediate = tuple(series.values.get(metric, ())) if series else ()
     return TrialOutcome(
@@ -87,7 +97,7 @@ def _finite_metrics_last(spec: TuningJobSpec, series: MetricSeries | None) -> di
     if series is None:
         return {}
     metrics: dict[str, float] = {}
-    for name in spec.objective.metric_names:
+    for name in spec.recorded_metrics:
         value = series.latest(name)
         if value is not None and math.isfinite(value):
             metrics[name] = value

@@ -124,7 +124,7 @@ class _LogFollower:
 
     def __init__(self, job: TuningJob, path: Path) -> None:
         self.path = path
-        self.parser = LogMetricsParser(job.spec.metrics, job.spec.objective.metric_names)
+        self.parser = LogMetricsParser(job.spec.metrics, job.spec.recorded_metrics)
         self.offset = 0
         self.lines = LineSplitter()  # holds a partial last line until its end arrives
 
@@ -262,7 +262,7 @@ class LocalBackend:
         self.changed.set()
 
     def _result(self, trial: _LocalTrial, failed: tuple[int, int] | None) -> RuntimeTrial:
-        parser = LogMetricsParser(self.job.spec.metrics, self.job.spec.objective.metric_names)
+        parser = LogMetricsParser(self.job.spec.metrics, self.job.spec.recorded_metrics)
         tail: list[str] = []
         with trial.log_path.open("rb") as stream:
             for line in read_lines(stream):  # bounded chunks: a huge line is cut as it is read

@@ -19,19 +19,15 @@ from optuna.trial import TrialState as OptunaState
 
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import parse_tuningjob
-from kubetune.api.spec import EarlyStopping, Strategy, TuningJob
+from kubetune.api.spec import EarlyStopping, Strategy, TuningJob, violations
 from kubetune.metrics.logs import Observation
 from kubetune.names import API_VERSION, KIND
 from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
-from kubetune.search.warm_start import (
-    ATTR_WARM_START,
-    ParentLoader,
-    TransferSampler,
-    warm_start_count,
-)
+from kubetune.search.views import CONSTRAINTS_KEY, ConstrainedSampler, TransferSampler
+from kubetune.search.warm_start import ATTR_WARM_START, ParentLoader, warm_start_count
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 ATTR_STARTED_AT = "kubetune.startedAt"
@@ -159,8 +155,7 @@ class TuningStudy:
         # The study's first trials are the warm-start trials of its parents (if any): this job's
         # trial N is the study's trial N + warm_start_trials, and records leave the others out.
         self.warm_start_trials = warm_start_count(attrs)
-        if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:
-            self.study.sampler = TransferSampler(self.study.sampler, self.warm_start_trials)
+        self.study.sampler = self._viewed(self.study.sampler)
         self._trial_ids: dict[int, int] = {}
         self._finished_records: dict[int, TrialRecord] = {}
         self._early_stopping = spec.early_stopping
@@ -200,11 +195,17 @@ class TuningStudy:
 
     def set_strategy(self, strategy: Strategy, parallel_trials: int) -> None:
         """Suggest with another strategy from now on (the spec was edited)."""
-        sampler = build_sampler(strategy, self.space, parallel_trials)
-        warm_start = self.job.spec.warm_start
-        if self.warm_start_trials and warm_start is not None and warm_start.transfer:
+        self.study.sampler = self._viewed(build_sampler(strategy, self.space, parallel_trials))
+
+    def _viewed(self, sampler: optuna.samplers.BaseSampler) -> optuna.samplers.BaseSampler:
+        """``sampler`` seeing infeasible trials as the worst and transferred warm-start results
+        on the job's scale (``kubetune.search.views``), as the spec asks."""
+        spec = self.job.spec
+        if spec.constraints:
+            sampler = ConstrainedSampler(sampler)
+        if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:
             sampler = TransferSampler(sampler, self.warm_start_trials)
-        self.study.sampler = sampler
+        return sampler
 
     def set_early_stopping(self, early: EarlyStopping) -> None:
         """Use another early-stopping rule from now on (the spec was edited)."""
@@ -334,6 +335,11 @@ class TuningStudy:
             attrs[ATTR_MESSAGE] = outcome.message
         for key, value in attrs.items():
             storage.set_trial_user_attr(trial_id, key, value)
+        constraints = self.job.spec.constraints
+        if constraints and outcome.state is TrialState.COMPLETE:
+            storage.set_trial_system_attr(
+                trial_id, CONSTRAINTS_KEY, violations(constraints, outcome.metrics)
+            )
         _report(storage, trial_id, outcome)
         values: Sequence[float] | None = None
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:

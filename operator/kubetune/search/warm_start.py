@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,6 @@ from optuna.distributions import (
     CategoricalDistribution,
     IntDistribution,
 )
-from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
@@ -277,109 +276,3 @@ def warm_start_count(attrs: Mapping[str, Any]) -> int:
     recorded = attrs.get(ATTR_WARM_START)
     count = recorded.get("trials") if isinstance(recorded, Mapping) else None
     return count if type(count) is int and count > 0 else 0
-
-
-class TransferSampler(BaseSampler):
-    """A sampler that sees transferred (standardized) parent results on the study's own scale.
-
-    Standardized parent values sit around 0 with spread 1, the job's own results wherever its
-    metric lies; each suggestion maps the parents' values to the mean and standard deviation of
-    the job's own completed trials (left standardized until it has two)."""
-
-    def __init__(self, sampler: BaseSampler, warm_trials: int) -> None:
-        self.sampler = sampler
-        self._warm = warm_trials
-
-    def _view(self, study: optuna.Study) -> Any:
-        return _TransferStudy(study, self._warm)
-
-    def infer_relative_search_space(
-        self, study: optuna.Study, trial: FrozenTrial
-    ) -> dict[str, BaseDistribution]:
-        return self.sampler.infer_relative_search_space(self._view(study), trial)
-
-    def sample_relative(
-        self, study: optuna.Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
-    ) -> dict[str, Any]:
-        return self.sampler.sample_relative(self._view(study), trial, search_space)
-
-    def sample_independent(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        param_name: str,
-        param_distribution: BaseDistribution,
-    ) -> Any:
-        view = self._view(study)
-        return self.sampler.sample_independent(view, trial, param_name, param_distribution)
-
-    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.sampler.before_trial(self._view(study), trial)
-
-    def after_trial(
-        self,
-        study: optuna.Study,
-        trial: FrozenTrial,
-        state: OptunaState,
-        values: Sequence[float] | None,
-    ) -> None:
-        self.sampler.after_trial(study, trial, state, values)
-
-    def reseed_rng(self) -> None:
-        self.sampler.reseed_rng()
-
-
-class _TransferStudy:
-    """The study with its first ``warm`` trials' values put on the scale of the others."""
-
-    def __init__(self, study: optuna.Study, warm: int) -> None:
-        self._study = study
-        self._warm = warm
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._study, name)
-
-    def get_trials(
-        self,
-        deepcopy: bool = True,
-        states: Container[OptunaState] | None = None,
-    ) -> list[FrozenTrial]:
-        return self._get_trials(deepcopy=deepcopy, states=states, use_cache=False)
-
-    def _get_trials(
-        self,
-        deepcopy: bool = False,
-        states: Container[OptunaState] | None = None,
-        use_cache: bool = False,
-    ) -> list[FrozenTrial]:
-        trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        own = [
-            float(t.value)
-            for t in trials
-            if t.number >= self._warm and t.state == OptunaState.COMPLETE and t.value is not None
-        ]
-        if len(own) >= TRANSFER_HANDOVER:
-            return [t for t in trials if t.number >= self._warm]
-        if len(own) < 2:
-            return trials
-        mean, spread = statistics.fmean(own), statistics.pstdev(own)
-        if spread == 0:
-            return trials
-        result = []
-        for trial in trials:
-            if trial.number < self._warm and trial.value is not None:
-                trial = FrozenTrial(
-                    number=trial.number,
-                    state=trial.state,
-                    value=mean + spread * float(trial.value),
-                    datetime_start=trial.datetime_start,
-                    datetime_complete=trial.datetime_complete,
-                    params=trial.params,
-                    distributions=trial.distributions,
-                    user_attrs=trial.user_attrs,
-                    system_attrs=trial.system_attrs,
-                    intermediate_values=trial.intermediate_values,
-                    trial_id=trial._trial_id,
-                )
-            result.append(trial)
-        return result

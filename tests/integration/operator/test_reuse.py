@@ -119,3 +119,32 @@ def test_clone_refine_of_a_cluster_tuningjob_applies_and_warm_starts(
     status = cluster.tuningjob("source-v1-r1")["status"]
     assert status["warmStartTrials"] == 6
     assert x["min"] <= status["bestTrial"]["parameters"]["x"] <= x["max"]
+
+
+def test_a_constrained_run_whose_best_is_feasible(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    # Trial 0 has the lowest loss (0.01, accuracy 0.99) but breaks the bound: infeasible.
+    first = [{"x": 0.3, "layers": 1}, {"x": 0.6, "layers": 2}, {"x": 0.05, "layers": 1}]
+    manifest = tuningjob(
+        "bounded",
+        max_trials=4,
+        parallel=1,
+        spec={"initialTrials": first, "constraints": [{"metric": "accuracy", "max": 0.95}]},
+    )
+    cluster.apply(manifest)
+
+    cluster.wait_condition("bounded", "Complete")
+
+    status = cluster.tuningjob("bounded")["status"]
+    assert status["trials"]["succeeded"] == 4  # the infeasible trial is recorded, not failed
+    best = status["bestTrial"]
+    assert best["number"] != 0
+    assert best["metrics"]["accuracy"] <= 0.95
+    missing = tuningjob(
+        "unmeasured", max_trials=1, spec={"constraints": [{"metric": "gpu-memory-gb", "max": 1}]}
+    )
+    missing["spec"]["limits"]["maxFailedTrials"] = 0
+    cluster.apply(missing)
+    failed = cluster.wait_condition("unmeasured", "Failed")
+    assert failed["reason"] == "MaxFailedTrialsExceeded"

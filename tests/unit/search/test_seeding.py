@@ -10,11 +10,11 @@ import pytest
 from kubetune.api import TuningJob, parse_tuningjob
 from kubetune.api.spec import WarmStartParent
 from kubetune.search.study import TuningStudy
+from kubetune.search.views import TransferSampler
 from kubetune.search.warm_start import (
     ATTR_PARENT,
     ParentNotFound,
     ParentStudy,
-    TransferSampler,
     WarmStartError,
     read_parent,
 )

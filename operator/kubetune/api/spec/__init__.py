@@ -23,6 +23,7 @@ from kubetune.api.spec.base import (
     MetricName,
     SpecModel,
 )
+from kubetune.api.spec.constraints import Constraint, is_feasible, violations
 from kubetune.api.spec.diagnosis import (
     Diagnosis,
     DiagnosisThresholds,
@@ -84,6 +85,7 @@ __all__ = [
     "RESOURCE_NAME_PATTERN",
     "Algorithm",
     "CategoricalValue",
+    "Constraint",
     "Diagnosis",
     "DiagnosisThresholds",
     "Direction",
@@ -116,4 +118,6 @@ __all__ = [
     "WarmStart",
     "WarmStartParent",
     "WarmStartType",
+    "is_feasible",
+    "violations",
 ]

@@ -10,6 +10,7 @@ from kubetune.api.spec.base import (
     RESOURCE_NAME_PATTERN,
     SpecModel,
 )
+from kubetune.api.spec.constraints import Constraint
 from kubetune.api.spec.diagnosis import Diagnosis
 from kubetune.api.spec.limits import Limits
 from kubetune.api.spec.metrics import Metrics
@@ -49,6 +50,16 @@ class TuningJobSpec(SpecModel):
     trial_template: TrialTemplate = Field(
         description="The Job that runs one trial, with ${params.NAME} placeholders."
     )
+    constraints: list[Constraint] = Field(
+        default_factory=list,
+        description=(
+            "Bounds on reported metrics, for example {metric: gpu-memory-gb, max: 40}. A trial "
+            "whose metric is outside a bound is infeasible: recorded with its results, never "
+            "the bestTrial (nor the trial that reaches objective.target), and the search is "
+            "steered away from its region. A trial that does not report a constrained metric "
+            "fails with reason MetricsUnavailable. Metrics unique. Default: none."
+        ),
+    )
     initial_trials: list[InitialTrial] = Field(
         default_factory=list,
         description=(
@@ -76,6 +87,13 @@ class TuningJobSpec(SpecModel):
             "train (and test) metrics among objective.additionalMetrics."
         ),
     )
+
+    @property
+    def recorded_metrics(self) -> list[str]:
+        """Every metric a trial's results hold: the objective, the additional metrics, then
+        the constrained ones not among them."""
+        names = self.objective.metric_names
+        return names + [c.metric for c in self.constraints if c.metric not in names]
 
 
 class ObjectMeta(SpecModel):

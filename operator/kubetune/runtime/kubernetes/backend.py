@@ -292,7 +292,7 @@ class KubernetesBackend:
 
     def _read_metrics(self, pod: str) -> MetricSeries:
         spec = self.job.spec
-        parser = LogMetricsParser(spec.metrics, spec.objective.metric_names)
+        parser = LogMetricsParser(spec.metrics, spec.recorded_metrics)
         # Streamed, not preloaded: a chatty trial's log never sits in memory whole.
         response: Any = self.core.read_namespaced_pod_log(
             pod, self.namespace, container=self.primary_container, _preload_content=False

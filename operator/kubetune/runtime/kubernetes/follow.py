@@ -47,7 +47,7 @@ class LogFollower:
         self.container = container
         self.on_change = on_change
         self._objective = spec.objective.metric
-        self._parser = LogMetricsParser(spec.metrics, spec.objective.metric_names)
+        self._parser = LogMetricsParser(spec.metrics, spec.recorded_metrics)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._response: Any = None
