@@ -157,6 +157,29 @@ OBJECTIVE_RULES: list[Rule] = [
     ),
 ]
 
+_DIAGNOSIS = _set("diagnosis")
+_ADDITIONAL = "(has(self.objective.additionalMetrics) ? self.objective.additionalMetrics : [])"
+_TEST_METRIC = _set("testMetric", "self.diagnosis")
+
+DIAGNOSIS_RULES: list[Rule] = [
+    _rule(
+        f"!{_DIAGNOSIS} || self.diagnosis.trainMetric in {_ADDITIONAL}",
+        "must be one of objective.additionalMetrics",
+        ".diagnosis.trainMetric",
+    ),
+    _rule(
+        f"!{_DIAGNOSIS} || !{_TEST_METRIC} || self.diagnosis.testMetric in {_ADDITIONAL}",
+        "must be one of objective.additionalMetrics",
+        ".diagnosis.testMetric",
+    ),
+    _rule(
+        f"!{_DIAGNOSIS} || !{_TEST_METRIC} "
+        "|| self.diagnosis.testMetric != self.diagnosis.trainMetric",
+        "must differ from trainMetric",
+        ".diagnosis.testMetric",
+    ),
+]
+
 EARLY_STOPPING_RULES: list[Rule] = [
     _rule(
         f"self.algorithm != 'hyperband' || !{_set('maxResource')} "
@@ -170,7 +193,7 @@ EARLY_STOPPING_RULES: list[Rule] = [
 def add_rules(spec: Schema) -> Schema:
     """Attach the rules to the spec's schema (from ``build_schema``); returns it."""
     props = spec["properties"]
-    spec.setdefault("x-kubernetes-validations", []).extend(SPEC_RULES)
+    spec.setdefault("x-kubernetes-validations", []).extend([*SPEC_RULES, *DIAGNOSIS_RULES])
     props["parameters"]["items"].setdefault("x-kubernetes-validations", []).extend(PARAMETER_RULES)
     props["objective"].setdefault("x-kubernetes-validations", []).extend(OBJECTIVE_RULES)
     props["earlyStopping"].setdefault("x-kubernetes-validations", []).extend(EARLY_STOPPING_RULES)

@@ -79,6 +79,12 @@ LOG_PARAMETER = {"name": "lr", "type": "float", "min": 0, "max": 1, "scale": "lo
          'spec.parameters[0].step: Invalid value: "object": must not exceed max - min'),
         ("spec.parameters[0]", {"name": "f", "type": "float", "max": 1},
          'spec.parameters[0].min: Invalid value: "object": required for type float'),
+        ("spec.diagnosis", {"trainMetric": "train-loss"},
+         'spec.diagnosis.trainMetric: Invalid value: "object": must be one of '
+         "objective.additionalMetrics"),
+        ("spec.diagnosis", {"trainMetric": "loss", "testMetric": "test-loss"},
+         'spec.diagnosis.trainMetric: Invalid value: "object": must be one of '
+         "objective.additionalMetrics"),
         ("spec.earlyStopping", {"algorithm": "hyperband", "minResource": 5, "maxResource": 5},
          'spec.earlyStopping.maxResource: Invalid value: "object": must be greater than '
          "minResource"),
@@ -90,6 +96,27 @@ def test_each_cross_field_mistake_is_refused_with_its_path(
     broken = tweak(manifest(), path, value)
     assert expected in refusals(broken)
     assert python_refuses(broken)
+
+
+def test_diagnosis_metrics_among_the_additional_metrics() -> None:
+    document = tweak(manifest(), "spec.objective.additionalMetrics", ["train-loss", "test-loss"])
+    good = tweak(
+        document, "spec.diagnosis", {"trainMetric": "train-loss", "testMetric": "test-loss"}
+    )
+    assert refusals(good) == []
+    same = tweak(
+        document, "spec.diagnosis", {"trainMetric": "train-loss", "testMetric": "train-loss"}
+    )
+    assert refusals(same) == [
+        'spec.diagnosis.testMetric: Invalid value: "object": must differ from trainMetric'
+    ]
+    assert python_refuses(same)
+    unknown = tweak(document, "spec.diagnosis", {"trainMetric": "train-loss", "testMetric": "acc"})
+    assert refusals(unknown) == [
+        'spec.diagnosis.testMetric: Invalid value: "object": must be one of '
+        "objective.additionalMetrics"
+    ]
+    assert python_refuses(unknown)
 
 
 def test_grid_over_a_continuous_range() -> None:
