@@ -72,6 +72,12 @@ request log while the operator runs and fails if a request is missing here or a 
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [list, watch, create, delete, deletecollection]
+{{- range .Values.trialKinds }}
+# Trials of kind {{ .kind }} (trialKinds), as Jobs above.
+- apiGroups: [{{ (split "/" .apiVersion)._0 | quote }}]
+  resources: [{{ printf "%ss" (lower .kind) | quote }}]
+  verbs: [list, watch, create, delete, deletecollection]
+{{- end }}
 # Trial pods: watched for scheduling and exit state; the primary container's log holds metrics.
 - apiGroups: [""]
   resources: [pods]
@@ -142,4 +148,13 @@ Operator rejects. Called with (dict "name" "trialPodMonitor" "monitor" .Values.t
 {{- fail (printf "%s.scrapeTimeout (%s) is longer than %s.interval (%s), which Prometheus rejects: set it to at most the interval, or leave it empty (Prometheus's default timeout, capped at the interval)" .name $timeout .name $interval) }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/* trialKinds as the operator's KUBETUNE_TRIAL_KINDS: "apiVersion/Kind,apiVersion/Kind". */}}
+{{- define "kubetune.trialKinds" -}}
+{{- $kinds := list -}}
+{{- range .Values.trialKinds -}}
+{{- $kinds = append $kinds (printf "%s/%s" .apiVersion .kind) -}}
+{{- end -}}
+{{- join "," $kinds -}}
 {{- end }}

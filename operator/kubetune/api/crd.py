@@ -143,7 +143,9 @@ def _job_spec_schema(description: str) -> Schema:
         },
         required=["spec"],
     )
-    return _preserved(description, properties={"template": template}, required=["template"])
+    # Not required: a trial of another kind (trialTemplate.kind) has no Job template; the
+    # operator checks that a Job trial has one (InvalidSpec names the field).
+    return _preserved(description, properties={"template": template})
 
 
 def _lower_first(text: str) -> str:

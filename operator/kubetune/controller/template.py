@@ -15,6 +15,7 @@ from typing import Any
 
 from kubetune.api.spec import TuningJob
 from kubetune.api.validation import PARAM_PLACEHOLDER
+from kubetune.api.workloads import pod_templates
 from kubetune.names import (
     ANNOTATION_PARAMETERS,
     LABEL_MANAGED_BY,
@@ -68,7 +69,18 @@ def trial_env(
     ]
 
 
+def primary_container_name(job: TuningJob) -> str:
+    """The container whose log holds the metrics: primaryContainer, else the first container
+    of the (first) pod template."""
+    template = job.spec.trial_template
+    if template.primary_container is not None:
+        return template.primary_container
+    [first, *_] = pod_templates(template.spec)
+    return str(first["spec"]["containers"][0]["name"])
+
+
 def primary_container_index(job: TuningJob) -> int:
+    """The primary container's index in a Job template's containers."""
     containers = job.spec.trial_template.spec["template"]["spec"]["containers"]
     wanted = job.spec.trial_template.primary_container
     if wanted is None:
@@ -102,28 +114,23 @@ def render_trial_job(
     params: Mapping[str, ParamValue],
     owner_uid: str | None = None,
 ) -> dict[str, Any]:
-    """The batch/v1 Job for one trial."""
+    """The trial's workload: a batch/v1 Job, or the kind ``trialTemplate`` names."""
     template = job.spec.trial_template
     name = trial_name(job.name, number)
     labels = trial_labels(job.name, number)
     spec: dict[str, Any] = substitute(copy.deepcopy(template.spec), params)
-    spec.setdefault("backoffLimit", 0)  # a retried trial hides failures and burns GPU time
-    timeout = job.spec.limits.trial_timeout_seconds
-    if timeout is not None:
-        spec["activeDeadlineSeconds"] = math.ceil(timeout)
-    pod = spec.setdefault("template", {})
-    pod_metadata = pod.setdefault("metadata", {})
-    pod_metadata["labels"] = {**pod_metadata.get("labels", {}), **labels}
-    pod_spec = pod["spec"]
-    pod_spec.setdefault("restartPolicy", "Never")
-    if "podFailurePolicy" not in spec and pod_spec["restartPolicy"] == "Never":
-        # Kubernetes allows a podFailurePolicy only with restartPolicy Never.
-        spec["podFailurePolicy"] = interruption_policy()
     env = trial_env(job, number, params)
-    for container in pod_spec["containers"]:
-        reserved = {item["name"] for item in env}
-        user_env = [item for item in container.get("env", []) if item.get("name") not in reserved]
-        container["env"] = [*user_env, *env]
+    if template.is_job:
+        _job_defaults(job, spec)
+    for pod in pod_templates(spec):
+        pod_metadata = pod.setdefault("metadata", {})
+        pod_metadata["labels"] = {**pod_metadata.get("labels", {}), **labels}
+        for container in pod["spec"]["containers"]:
+            reserved = {item["name"] for item in env}
+            user_env = [
+                item for item in container.get("env", []) if item.get("name") not in reserved
+            ]
+            container["env"] = [*user_env, *env]
 
     metadata: dict[str, Any] = {
         "name": name,
@@ -146,4 +153,23 @@ def render_trial_job(
                 "blockOwnerDeletion": True,
             }
         ]
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec}
+    return {
+        "apiVersion": template.api_version,
+        "kind": template.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def _job_defaults(job: TuningJob, spec: dict[str, Any]) -> None:
+    """What kubetune sets on a trial Job: no retries of failed pods, the trial deadline, the
+    restart policy and the interruption policy (each unless the template says otherwise)."""
+    spec.setdefault("backoffLimit", 0)  # a retried trial hides failures and burns GPU time
+    timeout = job.spec.limits.trial_timeout_seconds
+    if timeout is not None:
+        spec["activeDeadlineSeconds"] = math.ceil(timeout)
+    pod_spec = spec.setdefault("template", {})["spec"]
+    pod_spec.setdefault("restartPolicy", "Never")
+    if "podFailurePolicy" not in spec and pod_spec["restartPolicy"] == "Never":
+        # Kubernetes allows a podFailurePolicy only with restartPolicy Never.
+        spec["podFailurePolicy"] = interruption_policy()

@@ -15,6 +15,7 @@ import kopf
 
 from kubetune.names import API_GROUP, FINALIZER, LABEL_TUNINGJOB, PLURAL, VERSION, tuningjob_label
 from kubetune.operator.loop import tuning_loop
+from kubetune.operator.trial_kinds import MergedIndex, configured_trial_kinds
 from kubetune.runtime.kubernetes.journal import delete_study_journal
 from kubetune.runtime.kubernetes.observe import (
     JobView,
@@ -69,6 +70,24 @@ def trial_changed(namespace: str | None, labels: kopf.Labels, memo: Any, **_: An
     memo.wakeups.wake((namespace, labels[LABEL_TUNINGJOB]))
 
 
+def _index_trial_workloads(
+    namespace: str | None, labels: kopf.Labels, body: kopf.Body, **_: Any
+) -> dict[Any, JobView]:
+    view = job_view(body)
+    return {} if view is None else {(namespace, labels[LABEL_TUNINGJOB]): view}
+
+
+# Trials of other kinds (chart value trialKinds): indexed and watched like trial Jobs.
+TRIAL_KINDS = configured_trial_kinds()
+for _kind in TRIAL_KINDS:
+    kopf.index(_kind.group, _kind.version, _kind.plural, labels=TRIAL_LABELS, id=_kind.index_id)(
+        _index_trial_workloads
+    )
+    kopf.on.event(
+        _kind.group, _kind.version, _kind.plural, labels=TRIAL_LABELS, id=f"{_kind.plural}_changed"
+    )(trial_changed)
+
+
 @kopf.on.event("", "v1", "pods", labels=TRIAL_LABELS)
 def trial_pod_changed(
     namespace: str | None, labels: kopf.Labels, body: kopf.Body, memo: Any, **_: Any
@@ -95,7 +114,9 @@ async def tune(
     **indexes: Any,
 ) -> None:
     # kopf injects each index by the name of its function.
-    jobs: kopf.Index[Any, JobView] = indexes["trial_jobs"]
+    jobs: Any = MergedIndex(
+        [indexes["trial_jobs"], *(indexes[kind.index_id] for kind in TRIAL_KINDS)]
+    )
     pods: kopf.Index[Any, PodView] = indexes["trial_pods"]
     await tuning_loop(memo, body, stopped, jobs, pods, logger)
 
@@ -108,6 +129,15 @@ def delete_trials(namespace: str | None, name: str, memo: Any, **_: Any) -> None
         label_selector=f"{LABEL_TUNINGJOB}={tuningjob_label(name)}",
         propagation_policy="Background",
     )
+    for kind in TRIAL_KINDS:
+        memo.clients.custom.delete_collection_namespaced_custom_object(
+            kind.group,
+            kind.version,
+            namespace,
+            kind.plural,
+            label_selector=f"{LABEL_TUNINGJOB}={tuningjob_label(name)}",
+            propagation_policy="Background",
+        )
     delete_study_journal(memo.clients.core, name, namespace)
     memo.wakeups.forget((namespace, tuningjob_label(name)))
     memo.interruptions.forget((namespace, tuningjob_label(name)))

@@ -69,6 +69,9 @@ class LocalCommand:
 
 def local_command(job: TuningJob, rendered: Mapping[str, Any], base_dir: Path) -> LocalCommand:
     """The primary container of a rendered trial Job as a local command."""
+    if not job.spec.trial_template.is_job:
+        kind = job.spec.trial_template.kind
+        raise ValueError(f"kubetune run runs batch/v1 Job trials only (trialTemplate.kind {kind})")
     containers = rendered["spec"]["template"]["spec"]["containers"]
     container = containers[primary_container_index(job)]
     path = f"primary container {container['name']!r}"

@@ -265,7 +265,9 @@ def _render_cached(helm: Path, values: Mapping[str, Any]) -> list[dict[str, Any]
     return _RENDERED[key]
 
 
-def unpermitted_operator_calls(helm: Path, log: Iterable[Mapping[str, Any]]) -> list[Access]:
+def unpermitted_operator_calls(
+    helm: Path, log: Iterable[Mapping[str, Any]], values: Mapping[str, Any] | None = None
+) -> list[Access]:
     """The operator's requests that neither mode of the chart's RBAC permits.
 
     Cluster-wide requests and requests in a namespace are checked against the default
@@ -273,8 +275,9 @@ def unpermitted_operator_calls(helm: Path, log: Iterable[Mapping[str, Any]]) -> 
     shows, since a test module may run the operator either way.
     """
     accesses = operator_accesses(log)
-    modes = [_render_cached(helm, {})]
+    values = dict(values or {})
+    modes = [_render_cached(helm, values)]
     namespaces = sorted({a.namespace for a in accesses if a.namespace})
     if namespaces:
-        modes.append(_render_cached(helm, {"watchNamespaces": namespaces}))
+        modes.append(_render_cached(helm, {**values, "watchNamespaces": namespaces}))
     return sorted(a for a in accesses if all(a in denied(objects, [a]) for objects in modes))

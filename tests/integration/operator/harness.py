@@ -43,12 +43,18 @@ class OperatorProcess:
     :meth:`Cluster.install_operator_rbac` must have run first."""
 
     def __init__(
-        self, sim: KubeSim, work_dir: Path, *extra: str, identity: str = "operator-0"
+        self,
+        sim: KubeSim,
+        work_dir: Path,
+        *extra: str,
+        identity: str = "operator-0",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.kubeconfig = operator_kubeconfig(sim)
         if not self.kubeconfig.exists():
             raise RuntimeError("install the chart's RBAC first: Cluster.install_operator_rbac()")
         self.sim = sim
+        self.env = dict(env or {})
         self.identity = identity
         self.log_file = work_dir / f"{identity}.log"
         self.extra = extra
@@ -72,7 +78,7 @@ class OperatorProcess:
             LEASE_NAMESPACE,
             *self.extra,
         ]
-        env = dict(os.environ, POD_NAME=self.identity)
+        env = dict(os.environ, POD_NAME=self.identity, **self.env)
         with self.log_file.open("ab") as log:
             log.write(f"--- start {self.starts}\n".encode())
             self.process = subprocess.Popen(

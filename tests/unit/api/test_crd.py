@@ -759,7 +759,6 @@ STRICTER = {
         [{"name": "loss", "regex": "loss=(.*)"}, {"name": "loss", "regex": "l=(.*)"}],
     ),
     "duplicate additional metrics": tweak(BASE, "spec.objective.additionalMetrics", ["a", "a"]),
-    "job spec without template": tweak(BASE, "spec.trialTemplate.spec", {"backoffLimit": 0}),
     "template without spec": tweak(BASE, "spec.trialTemplate.spec.template.spec", REMOVE),
     "pod spec a string": tweak(BASE, POD, "pod.yaml"),
     "no containers": tweak(BASE, f"{POD}.containers", []),
@@ -887,3 +886,13 @@ def test_cli_prints_the_crd() -> None:
     assert printed.output == render_crd()
     as_json = CliRunner().invoke(cli, ["crd", "-o", "json"])
     assert json.loads(as_json.output) == build_crd()
+
+
+def test_a_job_spec_without_template_passes_the_crd_and_fails_validation() -> None:
+    """Trials of other kinds have no Job template, so the CRD cannot require one; the
+    operator's validation does, naming the field."""
+    document = tweak(BASE, "spec.trialTemplate.spec", {"backoffLimit": 0})
+    assert not crd_errors(document)
+    with pytest.raises(SpecError) as error:
+        parse_tuningjob(document)
+    assert "spec.trialTemplate.spec.template.spec" in str(error.value.errors)

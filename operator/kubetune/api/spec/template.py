@@ -39,8 +39,46 @@ class PrimaryPod(SpecModel):
     )
 
 
+JOB_API_VERSION = "batch/v1"
+JOB_KIND = "Job"
+
+
 class TrialTemplate(SpecModel):
-    """The Job each trial runs as."""
+    """The Job (or other workload) each trial runs as."""
+
+    api_version: str = Field(
+        default=JOB_API_VERSION,
+        min_length=1,
+        description=(
+            "API version of the trial workload: batch/v1 (default) for a Job, or e.g. "
+            "jobset.x-k8s.io/v1alpha2 or kubeflow.org/v1. The operator must be allowed to "
+            "manage that kind (Helm value trialKinds)."
+        ),
+    )
+    kind: str = Field(
+        default=JOB_KIND,
+        min_length=1,
+        description=(
+            "Kind of the trial workload: Job (default), or e.g. JobSet, PyTorchJob, TrainJob. "
+            "For kinds other than Job, successCondition and failureCondition say when a trial "
+            "ended, and primaryPod.labels which pod's log holds the metrics."
+        ),
+    )
+    success_condition: str | None = Field(
+        default=None,
+        description=(
+            "For kinds other than Job: the condition type in the workload's status.conditions "
+            "that means the trial succeeded when True (e.g. Succeeded for a PyTorchJob, "
+            "Completed for a JobSet). Required for those kinds."
+        ),
+    )
+    failure_condition: str | None = Field(
+        default=None,
+        description=(
+            "For kinds other than Job: the condition type that means the trial failed when "
+            "True. Default: Failed."
+        ),
+    )
 
     primary_container: str | None = Field(
         default=None,
@@ -61,14 +99,39 @@ class TrialTemplate(SpecModel):
         default_factory=TemplateMetadata,
         description="Labels and annotations copied onto each trial Job.",
     )
-    # A batch/v1 JobSpec kept as data: kubetune only substitutes ${params.NAME} and adds its own
-    # labels, env and deadline; everything else reaches the cluster untouched.
+    # A batch/v1 JobSpec (or the spec of the trial kind) kept as data: kubetune only substitutes
+    # ${params.NAME} and adds its own labels, env and deadline; everything else reaches the
+    # cluster untouched.
     spec: dict[str, Any] = Field(
         description=(
-            "A batch/v1 JobSpec for each trial. Every ${params.NAME} in a string is replaced by "
-            "the trial's value of parameter NAME. kubetune adds its labels, the KUBETUNE_* "
-            "environment variables and the trial deadline; the rest is passed on unchanged. "
-            "template.spec needs at least one container; restartPolicy must be Never or "
-            "OnFailure."
+            "A batch/v1 JobSpec for each trial (or the spec of trialTemplate.kind). Every "
+            "${params.NAME} in a string is replaced by the trial's value of parameter NAME. "
+            "kubetune adds its labels, the KUBETUNE_* environment variables and the trial "
+            "deadline; the rest is passed on unchanged. A Job's template.spec needs at least one "
+            "container; restartPolicy must be Never or OnFailure. Other kinds need at least one "
+            "pod template (a template with spec.containers) somewhere in their spec."
         )
     )
+
+    @property
+    def is_job(self) -> bool:
+        return self.api_version == JOB_API_VERSION and self.kind == JOB_KIND
+
+    @property
+    def group_version(self) -> tuple[str, str]:
+        """(group, version) of apiVersion; the core group is ''."""
+        group, _, version = self.api_version.rpartition("/")
+        return group, version
+
+    @property
+    def plural(self) -> str:
+        """The resource name of kind (lower case, plus s: jobs, jobsets, pytorchjobs)."""
+        return self.kind.lower() + "s"
+
+    @property
+    def success_type(self) -> str:
+        return self.success_condition or ("Complete" if self.is_job else "Succeeded")
+
+    @property
+    def failure_type(self) -> str:
+        return self.failure_condition or "Failed"

@@ -22,7 +22,7 @@ from urllib3.exceptions import HTTPError
 from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
-from kubetune.controller.template import primary_container_index, render_trial_job
+from kubetune.controller.template import primary_container_name, render_trial_job
 from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import (
@@ -41,6 +41,7 @@ from kubetune.runtime.kubernetes.observe import (
     primary_pods,
     runtime_trial,
     succeeded_pod,
+    with_outcome,
 )
 from kubetune.trials import ParamValue
 
@@ -112,9 +113,7 @@ class KubernetesBackend:
 
     @property
     def primary_container(self) -> str:
-        containers = self.job.spec.trial_template.spec["template"]["spec"]["containers"]
-        name: str = containers[primary_container_index(self.job)]["name"]
-        return name
+        return primary_container_name(self.job)
 
     def observe(self, running: Collection[int]) -> Mapping[int, RuntimeTrial]:
         observed: dict[int, RuntimeTrial] = {}
@@ -123,6 +122,8 @@ class KubernetesBackend:
             if job.deleting:
                 continue
             pods = self.view.pods.get(number, ())
+            template = self.job.spec.trial_template
+            job = with_outcome(job, template.success_type, template.failure_type)
             trial = runtime_trial(job, pods, primary, self.view.interruptions.get(number))
             if number not in running and not trial.phase.active:
                 continue  # recorded already: never read its log again
@@ -234,7 +235,7 @@ class KubernetesBackend:
         prometheus = self._prometheus_metrics()
         if prometheus is None:  # not configured: a succeeded trial waits, visibly
             return RuntimeTrial(number, Phase.RUNNING)
-        candidates = [p for p in pods if p.job_name in (None, job.name)]
+        candidates = [p for p in pods if job.owns(p)]
         pod = max(candidates, key=lambda p: p.created or 0.0) if candidates else None
         ref = TrialRef(
             number,
@@ -262,7 +263,10 @@ class KubernetesBackend:
     ) -> RuntimeTrial:
         series = self._metrics.get(job.name)
         if series is None:
-            pod = succeeded_pod(primary_pods(pods, job, self._primary_pod_labels), job.name)
+            pod = succeeded_pod(
+                primary_pods(pods, job, self._primary_pod_labels),
+                job.name if job.is_job else None,
+            )
             if pod is None:
                 # The Job says Complete before the watch has delivered its pod; wait for it.
                 return replace(trial, phase=Phase.RUNNING)
@@ -313,7 +317,12 @@ class KubernetesBackend:
         try:
             # The generic endpoint takes the manifest as data: the typed V1Job model would
             # reject int quantities (`nvidia.com/gpu: 1`) and drop fields it does not know.
-            self.custom.create_namespaced_custom_object("batch", "v1", self.namespace, "jobs", body)
+            # Other kinds (trialTemplate.kind) go through the same endpoint.
+            template = self.job.spec.trial_template
+            group, version = template.group_version
+            self.custom.create_namespaced_custom_object(
+                group, version, self.namespace, template.plural, body
+            )
         except ApiException as error:
             if error.status == CONFLICT:  # AlreadyExists: launched before a restart
                 pass
@@ -332,10 +341,23 @@ class KubernetesBackend:
     def stop(self, number: int) -> None:
         self._launched.pop(number, None)
         self._failed_launches.pop(number, None)
+        template = self.job.spec.trial_template
+        name = trial_name(self.job.name, number)
         try:
-            self.batch.delete_namespaced_job(
-                trial_name(self.job.name, number), self.namespace, propagation_policy="Background"
-            )
+            if template.is_job:
+                self.batch.delete_namespaced_job(
+                    name, self.namespace, propagation_policy="Background"
+                )
+            else:
+                group, version = template.group_version
+                self.custom.delete_namespaced_custom_object(
+                    group,
+                    version,
+                    self.namespace,
+                    template.plural,
+                    name,
+                    propagation_policy="Background",
+                )
         except ApiException as error:
             if error.status != NOT_FOUND:
                 raise

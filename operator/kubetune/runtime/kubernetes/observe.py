@@ -15,7 +15,7 @@ failed *because of* such an interruption is ``interrupted``: the trial may run a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,21 @@ class JobView:
     resumed_at: float | None = None  # the Suspended=False condition's transition
     queue: str | None = None  # Kueue's queue-name label, if any
     indexed: bool = False  # completionMode Indexed: one pod per completion index
+    kind: str = "Job"
+    # Every True condition of the object: type -> (reason, message, lastTransitionTime). For
+    # kinds other than Job, the TuningJob's successCondition/failureCondition pick from them.
+    true_conditions: Mapping[str, tuple[str | None, str | None, float | None]] = field(
+        default_factory=dict
+    )
+
+    @property
+    def is_job(self) -> bool:
+        return self.kind == "Job"
+
+    def owns(self, pod: PodView) -> bool:
+        """Whether ``pod`` is this workload's (a Job's pods name it; other kinds' pods belong to
+        child objects, such as a JobSet's Jobs, and are matched by the trial label alone)."""
+        return not self.is_job or pod.job_name in (None, self.name)
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,16 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
     finished = suspended_since = resumed_at = None
     status = job.get("status") or {}
     spec = job.get("spec") or {}
+    kind = str(job.get("kind") or "Job")
+    true_conditions = {
+        str(item.get("type")): (
+            item.get("reason"),
+            item.get("message"),
+            parse_time(item.get("lastTransitionTime")),
+        )
+        for item in status.get("conditions") or []
+        if item.get("status") == "True"
+    }
     for item in status.get("conditions") or []:
         if item.get("type") == "Suspended":
             when = parse_time(item.get("lastTransitionTime"))
@@ -110,6 +135,7 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
                 resumed_at = when
         if (
             condition is None
+            and kind == "Job"
             and item.get("type") in ("Complete", "Failed")
             and item.get("status") == "True"
         ):
@@ -132,7 +158,28 @@ def job_view(job: Mapping[str, Any]) -> JobView | None:
         resumed_at=resumed_at,
         queue=(metadata.get("labels") or {}).get(KUEUE_QUEUE_LABEL),
         indexed=spec.get("completionMode") == "Indexed",
+        kind=kind,
+        true_conditions=true_conditions,
     )
+
+
+def with_outcome(view: JobView, success: str, failure: str) -> JobView:
+    """A workload of another kind with ``condition`` set as a Job's would be: Complete when its
+    ``success`` condition is True, Failed when its ``failure`` condition is."""
+    if view.is_job:
+        return view
+    for wanted, as_job in ((failure, "Failed"), (success, "Complete")):
+        found = view.true_conditions.get(wanted)
+        if found is not None:
+            reason, message, when = found
+            return replace(
+                view,
+                condition=as_job,
+                reason=reason or wanted,
+                message=message or f"{view.kind} {view.name}: {wanted}",
+                finished=when,
+            )
+    return view
 
 
 def pod_view(pod: Mapping[str, Any]) -> PodView | None:
@@ -236,7 +283,7 @@ def runtime_trial(
 
     ``seen``: interruptions of the trial's pods noticed earlier (pods since gone), by pod uid.
     """
-    pods = [pod for pod in pods if pod.job_name in (None, job.name)]
+    pods = [pod for pod in pods if job.owns(pod)]
     interruptions = dict(seen or {})
     for pod in pods:
         text = interruption(pod)
@@ -294,13 +341,17 @@ def runtime_trial(
 def primary_pods(pods: Iterable[PodView], job: JobView, labels: Mapping[str, str]) -> list[PodView]:
     """The pods whose log holds the metrics: those matching ``labels``
     (trialTemplate.primaryPod), or completion index 0's for an Indexed Job, or all of them."""
-    mine = [pod for pod in pods if pod.job_name in (None, job.name)]
+    mine = [pod for pod in pods if job.owns(pod)]
     if not labels and job.indexed:
         labels = {COMPLETION_INDEX: "0"}
     return [pod for pod in mine if all(pod.labels.get(k) == v for k, v in labels.items())]
 
 
-def succeeded_pod(pods: Iterable[PodView], job_name: str) -> PodView | None:
+def succeeded_pod(pods: Iterable[PodView], job_name: str | None) -> PodView | None:
     """The pod whose log holds a completed trial's metrics."""
-    done = [pod for pod in pods if pod.job_name in (None, job_name) and pod.phase == "Succeeded"]
+    done = [
+        pod
+        for pod in pods
+        if (job_name is None or pod.job_name in (None, job_name)) and pod.phase == "Succeeded"
+    ]
     return max(done, key=lambda pod: pod.created or 0.0) if done else None
