@@ -147,6 +147,7 @@ def test_valid_tuningjob_is_stored_with_defaults_and_listed(
     expected = copy.deepcopy(document["spec"])
     expected["limits"]["maxFailedTrials"] = 3  # the CRD's defaults, equal to the model's
     expected["limits"]["maxTrialRetries"] = 2
+    expected["trialTemplate"].update(apiVersion="batch/v1", kind="Job")
     assert stored["spec"] == expected
     header = kubectl("get", "tuningjobs", "-n", namespace).stdout.splitlines()[0].split()
     assert header == ["NAME", "STATUS", "SUCCEEDED", "TOTAL", "BEST", "AGE"]

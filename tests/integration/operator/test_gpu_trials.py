@@ -230,3 +230,69 @@ def test_indexed_job_trial_records_index_0(cluster: Cluster, operator: OperatorP
     assert best["objective"] == pytest.approx(
         (params["x"] - 0.3) ** 2 + 0.01 * params["layers"], abs=1e-5
     )
+
+
+def test_a_job_lost_to_an_interruption_is_relaunched_once_across_a_restart(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    """The template's own podFailurePolicy fails the whole Job on DisruptionTarget: the
+    operator relaunches the trial (same name, number and parameters), and an operator killed
+    during the rerun neither counts the interruption twice nor launches the trial again."""
+    own = {"rules": [{"action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget"}]}]}
+    manifest = tuningjob(
+        "relaunch",
+        mode="slow",
+        max_trials=1,
+        parallel=1,
+        container=SLOW,
+        limits={"maxFailedTrials": 0},
+    )
+    manifest["spec"]["trialTemplate"]["spec"]["podFailurePolicy"] = own
+    cluster.apply(manifest)
+    pod = running_pod(cluster, "relaunch-0")
+    lost = cluster.batch.read_namespaced_job("relaunch-0", "default")
+    cluster.core.create_namespaced_pod_eviction(
+        pod.metadata.name, "default", {"metadata": {"name": pod.metadata.name}}
+    )
+
+    def rerun() -> client.V1Job | None:
+        jobs = cluster.batch.list_namespaced_job(
+            "default", field_selector="metadata.name=relaunch-0"
+        ).items
+        return next((j for j in jobs if j.metadata.uid != lost.metadata.uid), None)
+
+    again = eventually(rerun, message="the trial's Job created again")
+    assert (
+        again.metadata.annotations["kubetune.io/parameters"]
+        == (lost.metadata.annotations["kubetune.io/parameters"])
+    )
+    operator.kill()
+    operator.start()
+    cluster.wait_condition("relaunch", "Complete", timeout=90)
+    counts = trials_status(cluster, "relaunch")
+    assert (counts["succeeded"], counts["failed"], counts["retried"], counts["total"]) == (
+        1,
+        0,
+        1,
+        1,
+    )
+    final = cluster.batch.read_namespaced_job("relaunch-0", "default")
+    assert final.metadata.uid == again.metadata.uid  # launched once after the restart, not twice
+    [trial] = study_trials(cluster, "relaunch").values()
+    assert len(trial.user_attrs["kubetune.interruptions"]) == 1
+
+
+def test_interruptions_journaled_survive_an_operator_restart(
+    cluster: Cluster, operator: OperatorProcess
+) -> None:
+    _interrupted_study(cluster, "restarted", None)
+    pod = running_pod(cluster, "restarted-0")
+    cluster.core.create_namespaced_pod_eviction(
+        pod.metadata.name, "default", {"metadata": {"name": pod.metadata.name}}
+    )
+    eventually(lambda: trials_status(cluster, "restarted").get("retried") == 1, message="retried 1")
+    operator.kill()
+    operator.start()
+    cluster.wait_condition("restarted", "Complete", timeout=90)
+    counts = trials_status(cluster, "restarted")
+    assert (counts["succeeded"], counts["failed"], counts["retried"]) == (1, 0, 1)

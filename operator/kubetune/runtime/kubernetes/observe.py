@@ -294,7 +294,8 @@ def runtime_trial(
     if job.condition == "Failed":
         lost = _lost_to_interruption(job, pods)
         if lost is not None:
-            interruptions[f"job/{job.uid}"] = lost
+            if not interruptions:  # the disrupted pod is gone unseen: the Job stands for it
+                interruptions[f"job/{job.uid}"] = lost
             reason, _, message = lost.partition(": ")
             return RuntimeTrial(
                 job.trial,

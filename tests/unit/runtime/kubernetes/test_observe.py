@@ -217,7 +217,10 @@ def test_a_job_failed_by_an_interruption_may_run_again() -> None:
     assert trial.phase is Phase.FAILED
     assert trial.interrupted
     assert trial.reason == "NodeLost"
-    assert set(trial.interruptions) == {"pod-uid", "job/job-uid"}
+    assert set(trial.interruptions) == {"pod-uid"}  # one interruption, counted once
+    unseen = observe(job(failed("PodFailurePolicy", "Pod a/b has condition DisruptionTarget")))
+    assert unseen.interrupted
+    assert set(unseen.interruptions) == {"job/"}
 
 
 def test_a_training_failure_is_not_an_interruption() -> None:
