@@ -1,8 +1,9 @@
 """Trials of other workload kinds: a Kubeflow PyTorchJob and a JobSet, run by stand-ins for
 their operators, end through their success condition; metrics from the primary pod.
 
-The operator gets ``KUBETUNE_TRIAL_KINDS`` as the chart sets it from ``trialKinds``, and every
-request it makes must be allowed by the chart rendered with that value (and nothing more).
+The operator gets ``KUBETUNE_TRIAL_KINDS`` as the chart sets it from ``trialKinds`` and runs
+under the chart's RBAC rendered with that value (the emulator enforces it), and every request it
+makes must be allowed by that chart (and nothing more).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def cluster(sim: KubeSim, kube_binaries: dict[str, Path]) -> Iterator[Cluster]:
     cluster.kubectl(
         "wait", "--for=condition=Established", "crd/tuningjobs.kubetune.io", "--timeout=30s"
     )
+    # The operator runs under the chart's RBAC rendered with trialKinds: exactly these kinds.
+    cluster.install_operator_rbac(kube_binaries["helm"], {"trialKinds": TRIAL_KINDS})
     with WorkloadOperators(cluster).running():
         yield cluster
 
