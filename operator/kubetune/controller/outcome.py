@@ -52,7 +52,9 @@ def succeeded_outcome(spec: TuningJobSpec, series: MetricSeries | None) -> Trial
             message="the trial never reported constrained metric "
             + ", ".join(repr(name) for name in missing),
         )
-    intermediate = tuple(series.values.get(metric, ())) if series else ()
+    # Intermediate values are for early stopping: without it, none is journaled.
+    judged = spec.early_stopping.algorithm != "none"
+    intermediate = tuple(series.values.get(metric, ())) if series and judged else ()
     return TrialOutcome(
         TrialState.COMPLETE,
         objective=value,

@@ -151,7 +151,8 @@ def _step_running(
         actions.append(Stop(trial.number, outcome) if must_stop else Record(trial.number, outcome))
         return _apply(trial, outcome)
     if observed.phase.active:
-        new = _new_observations(spec, trial, observed)
+        # Values are journaled only for the early-stopping rule that judges them.
+        new = _new_observations(spec, trial, observed) if early_stopping else ()
         if new:
             actions.append(Report(trial.number, new))
         if early_stopping and trial.number in prunable:

@@ -55,6 +55,10 @@ _OPTUNA_STATES = {
 }
 
 
+# Per trial: what early stopping judges, and what reports plot. Values beyond are not journaled.
+MAX_INTERMEDIATE_VALUES = 1_000
+
+
 class SearchSpaceChanged(ValueError):
     """A study resumed with a different search space: its trials would no longer fit."""
 
@@ -282,11 +286,10 @@ class TuningStudy:
         """Store intermediate objective values of a running trial (what pruners judge)."""
         trial_id = self._trial_id(number)
         storage = self.study._storage
-        if storage.get_trial(trial_id).state.is_finished():
+        trial = storage.get_trial(trial_id)
+        if trial.state.is_finished():
             return
-        for observation in observations:
-            if math.isfinite(observation.value):
-                storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)
+        _store_intermediate(storage, trial_id, trial.intermediate_values, observations)
 
     def note_interruptions(self, number: int, interruptions: Mapping[str, str]) -> None:
         """Journal a running trial's infrastructure interruptions; one already noted (same
@@ -326,7 +329,8 @@ class TuningStudy:
         """Record how a trial ended; telling a finished trial again changes nothing."""
         trial_id = self._trial_id(number)
         storage = self.study._storage
-        if storage.get_trial(trial_id).state.is_finished():
+        trial = storage.get_trial(trial_id)
+        if trial.state.is_finished():
             return
         attrs: dict[str, Any] = {ATTR_METRICS: dict(outcome.metrics)}
         if outcome.reason is not None:
@@ -340,7 +344,9 @@ class TuningStudy:
             storage.set_trial_system_attr(
                 trial_id, CONSTRAINTS_KEY, violations(constraints, outcome.metrics)
             )
-        _report(storage, trial_id, outcome)
+        _store_intermediate(
+            storage, trial_id, trial.intermediate_values, outcome.intermediate, True
+        )
         values: Sequence[float] | None = None
         if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
@@ -410,7 +416,21 @@ def _accepted_job(metadata: Mapping[str, Any], storage: optuna.storages.BaseStor
         ) from None
 
 
-def _report(storage: optuna.storages.BaseStorage, trial_id: int, outcome: TrialOutcome) -> None:
-    for observation in outcome.intermediate:
-        if math.isfinite(observation.value):
-            storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)
+def _store_intermediate(
+    storage: optuna.storages.BaseStorage,
+    trial_id: int,
+    stored: Mapping[int, float],
+    observations: Sequence[Observation],
+    final: bool = False,
+) -> None:
+    """Journal the observations the trial does not have yet, at most
+    ``MAX_INTERMEDIATE_VALUES`` per trial (a tqdm bar printing 200,000 steps must not write
+    200,000 journal entries); when the trial ends (``final``) its last step is stored even
+    past the cap, so that its curve ends where the trial did."""
+    room = MAX_INTERMEDIATE_VALUES - len(stored)
+    fresh = [o for o in observations if math.isfinite(o.value) and stored.get(o.step) != o.value]
+    keep = fresh[: max(0, room)]
+    if final and fresh and fresh[-1] not in keep:
+        keep.append(fresh[-1])
+    for observation in keep:
+        storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)

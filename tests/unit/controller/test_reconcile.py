@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kubetune.api import ConditionType, Reason, TuningJobSpec
+from kubetune.api.spec import EarlyStopping
 from kubetune.api.status import TrialReason
 from kubetune.controller.completion import trial_budget
 from kubetune.controller.model import (
@@ -107,17 +108,21 @@ def test_a_succeeded_workload_is_recorded_with_its_metrics() -> None:
     runtime = [workload(0, Phase.SUCCEEDED, metrics=reported)]
     actions = step(make_spec(), [running(0)], runtime)
 
+    # Without early stopping its intermediate values are not kept (nothing judges them).
     expected = TrialOutcome(
-        TrialState.COMPLETE,
-        objective=0.7,
-        metrics={"loss": 0.7, "acc": 0.8},
-        intermediate=(
-            Observation("loss", 0, 0.9),
-            Observation("loss", 1, 0.5),
-            Observation("loss", 2, 0.7),
-        ),
+        TrialState.COMPLETE, objective=0.7, metrics={"loss": 0.7, "acc": 0.8}, intermediate=()
     )
     assert actions == [Record(0, expected), Suggest(1)]
+
+    median = EarlyStopping.model_validate({"algorithm": "median"})
+    judged_spec = make_spec().model_copy(update={"early_stopping": median})
+    judged = step(judged_spec, [running(0)], runtime)
+    assert isinstance(judged[0], Record)
+    assert judged[0].outcome.intermediate == (
+        Observation("loss", 0, 0.9),
+        Observation("loss", 1, 0.5),
+        Observation("loss", 2, 0.7),
+    )
 
 
 @pytest.mark.parametrize(("how", "objective"), [("last", 0.7), ("min", 0.5), ("max", 0.9)])
