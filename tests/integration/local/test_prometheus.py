@@ -29,7 +29,11 @@ def prometheus_manifest(
     parallel: int = 3,
 ) -> dict[str, Any]:
     metrics = prometheus_metrics(stack.url, query)
-    return curve_tuningjob(name, values, args, parallel=parallel, spec={"metrics": metrics})
+    # Intermediate values are journaled for early stopping only: a rule that never stops a
+    # trial here (it would need 1,000 trials) keeps them for the checks below.
+    never = {"algorithm": "median", "minTrials": 1000}
+    spec = {"metrics": metrics, "earlyStopping": never}
+    return curve_tuningjob(name, values, args, parallel=parallel, spec=spec)
 
 
 def run(tmp_path: Path, manifest: dict[str, Any]) -> RunReport:

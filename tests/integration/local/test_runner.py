@@ -64,8 +64,8 @@ def test_study_opens_in_optuna_dashboard(write_manifest: ManifestWriter, tmp_pat
     study = optuna.load_study(study_name="local-test", storage=storage)
     assert len(study.trials) == 2
     assert study.best_value == min(t.objective or 0.0 for t in report.trials)
-    # intermediate values keep their steps; the final JSON line has none, so it follows on
-    assert sorted(study.trials[0].intermediate_values) == [0, 1, 2, 3]
+    # without early stopping, no intermediate value is journaled (nothing judges them)
+    assert study.trials[0].intermediate_values == {}
 
 
 def test_storage_url_overrides_the_journal(write_manifest: ManifestWriter, tmp_path: Path) -> None:
