@@ -161,6 +161,7 @@ def describe(name: str) -> None:
     """Conditions, trial counters, the best trial and the top trials of TuningJob NAME."""
     from kubetune.report.cluster import job_of, load_cluster_study
     from kubetune.report.source import records
+    from kubetune.report.summary import ranked
 
     try:
         connection = _target().connect()
@@ -217,11 +218,7 @@ def describe(name: str) -> None:
     except ClusterError as error:
         click.echo(f"Top trials:  <study not readable: {error}>")
         return
-    maximize = spec.objective.direction == "maximize"
-    done = [
-        t for t in records(job, study) if t.state.value == "Complete" and t.objective is not None
-    ]
-    done.sort(key=lambda t: -(t.objective or 0.0) if maximize else (t.objective or 0.0))
+    done = ranked(spec, records(job, study))
     click.echo(f"Top trials (of {len(done)} complete):")
     if not done:
         click.echo("  <none>")

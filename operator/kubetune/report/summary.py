@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from rich.text import Text
 
+from kubetune.api.spec import TuningJobSpec, is_feasible
 from kubetune.controller.completion import best_trial
 from kubetune.controller.diagnosis import (
     OK,
@@ -33,14 +34,18 @@ class Summary:
 
     def top(self, count: int) -> list[TrialRecord]:
         """The ``count`` best completed trials, best first."""
-        completed = [
-            t
-            for t in self.report.trials
-            if t.state is TrialState.COMPLETE and t.objective is not None
-        ]
-        maximize = self.report.job.spec.objective.direction == "maximize"
-        completed.sort(key=lambda t: -(t.objective or 0.0) if maximize else (t.objective or 0.0))
-        return completed[:count]
+        return ranked(self.report.job.spec, self.report.trials)[:count]
+
+
+def ranked(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> list[TrialRecord]:
+    """Completed trials, best first: feasible ones (``spec.constraints``) before the others,
+    each by objective."""
+    completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
+    sign = -1.0 if spec.objective.direction == "maximize" else 1.0
+    return sorted(
+        completed,
+        key=lambda t: (not is_feasible(spec.constraints, t.metrics), sign * (t.objective or 0.0)),
+    )
 
 
 def gap_importances(study: optuna.Study, settings: DiagnosisSettings) -> Mapping[str, float]:

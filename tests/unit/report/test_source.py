@@ -68,3 +68,22 @@ def test_records_leave_out_the_warm_start_trials_of_parents() -> None:
         )
     found = records(job, study)
     assert [(r.number, r.objective) for r in found] == [(0, 0.3)]
+
+
+def test_ranked_puts_feasible_trials_first_then_by_objective() -> None:
+    from kubetune.api import parse_tuningjob
+    from kubetune.report.summary import ranked
+    from kubetune.trials import TrialRecord, TrialState
+
+    from tests.unit.manifests import manifest
+
+    document = manifest(objective={"additionalMetrics": ["memory"]})
+    document["spec"]["constraints"] = [{"metric": "memory", "max": 10}]
+    spec = parse_tuningjob(document).spec
+    trials = [
+        TrialRecord(0, TrialState.COMPLETE, {}, 0.1, {"memory": 50}),
+        TrialRecord(1, TrialState.COMPLETE, {}, 0.3, {"memory": 5}),
+        TrialRecord(2, TrialState.COMPLETE, {}, 0.2, {"memory": 5}),
+        TrialRecord(3, TrialState.FAILED, {}),
+    ]
+    assert [t.number for t in ranked(spec, trials)] == [2, 1, 0]
