@@ -148,6 +148,35 @@ SPEC_RULES: list[Rule] = [
     ),
 ]
 
+_METRIC_NAMES = (
+    "([self.objective.metric] + (has(self.objective.additionalMetrics) "
+    "? self.objective.additionalMetrics : []))"
+)
+_REGEX = "(has(self.metrics) && self.metrics.source == 'logs' && self.metrics.format == 'regex')"
+_DEFINED = "(has(self.metrics.definitions) && self.metrics.definitions.exists(d, d.name == m))"
+_PROMETHEUS = "(has(self.metrics) && self.metrics.source == 'prometheus')"
+_QUERIED = (
+    f"({_set('prometheus', 'self.metrics')} && has(self.metrics.prometheus.queries) "
+    "&& self.metrics.prometheus.queries.exists(q, q.metric == m))"
+)
+
+METRICS_RULES: list[Rule] = [
+    _rule(
+        f"!{_REGEX} || {_METRIC_NAMES}.all(m, {_DEFINED})",
+        "format regex needs a definition for the objective metric and every additional metric",
+        ".metrics.definitions",
+        messageExpression="'format regex needs a definition for metric ' + "
+        f"{_METRIC_NAMES}.filter(m, !{_DEFINED})[0]",
+    ),
+    _rule(
+        f"!{_PROMETHEUS} || {_METRIC_NAMES}.all(m, {_QUERIED})",
+        "source prometheus needs a query for the objective metric and every additional metric",
+        ".metrics.prometheus.queries",
+        messageExpression="'source prometheus needs a query for metric ' + "
+        f"{_METRIC_NAMES}.filter(m, !{_QUERIED})[0]",
+    ),
+]
+
 OBJECTIVE_RULES: list[Rule] = [
     _rule(
         "!has(self.additionalMetrics) || !(self.metric in self.additionalMetrics)",
@@ -193,7 +222,9 @@ EARLY_STOPPING_RULES: list[Rule] = [
 def add_rules(spec: Schema) -> Schema:
     """Attach the rules to the spec's schema (from ``build_schema``); returns it."""
     props = spec["properties"]
-    spec.setdefault("x-kubernetes-validations", []).extend([*SPEC_RULES, *DIAGNOSIS_RULES])
+    spec.setdefault("x-kubernetes-validations", []).extend(
+        [*SPEC_RULES, *DIAGNOSIS_RULES, *METRICS_RULES]
+    )
     props["parameters"]["items"].setdefault("x-kubernetes-validations", []).extend(PARAMETER_RULES)
     props["objective"].setdefault("x-kubernetes-validations", []).extend(OBJECTIVE_RULES)
     props["earlyStopping"].setdefault("x-kubernetes-validations", []).extend(EARLY_STOPPING_RULES)

@@ -107,7 +107,10 @@ class Scenario:
             invalid = tuningjob("invalid", limits={"maxTrials": 0})
             cluster.apply(with_namespace(invalid, namespace), check=False)
             # A regex Python cannot compile: past the CRD, refused by the operator.
-            definitions = [{"name": "loss", "regex": "loss=(["}]
+            definitions = [
+                {"name": "loss", "regex": "loss=(["},
+                {"name": "accuracy", "regex": "accuracy=([0-9.]+)"},
+            ]
             bad = tuningjob("invalid", spec={"metrics": {"format": "regex",
                                                          "definitions": definitions}})  # fmt: skip
             cluster.apply(with_namespace(bad, namespace))

@@ -62,7 +62,13 @@ def test_invalid_tuningjobs_get_invalid_spec_and_others_still_run(
     bad_regex = tuningjob(
         "bad-regex",
         spec={
-            "metrics": {"format": "regex", "definitions": [{"name": "loss", "regex": "loss=(["}]}
+            "metrics": {
+                "format": "regex",
+                "definitions": [
+                    {"name": "loss", "regex": "loss=(["},
+                    {"name": "accuracy", "regex": "accuracy=([0-9.]+)"},
+                ],
+            }
         },
     )
     bad_placeholder = tuningjob("bad-placeholder", container={"args": ["--y=${params.y}"]})
@@ -203,7 +209,8 @@ def test_invalid_edit_of_a_running_tuningjob_is_refused_and_the_study_goes_on(
         "bad-edit",
         "merge",
         '{"spec": {"metrics": {"format": "regex", '
-        '"definitions": [{"name": "loss", "regex": "loss=(["}]}}}',
+        '"definitions": [{"name": "loss", "regex": "loss=(["}, '
+        '{"name": "accuracy", "regex": "accuracy=([0-9.]+)"}]}}}',
     )
     refused = wait_spec_accepted(cluster, "bad-edit", "False", 2)
     assert refused["reason"] == "InvalidSpec"

@@ -174,3 +174,29 @@ def test_the_rules_never_refuse_what_kubetune_validate_accepts(
     refused = refusals(obj)
     if refused:
         assert python_refuses(obj), refused
+
+
+def test_every_metric_needs_its_regex_definition_or_prometheus_query() -> None:
+    objective = {"metric": "loss", "direction": "minimize", "additionalMetrics": ["acc"]}
+    obj = tweak(manifest(), "spec.objective", objective)
+    definitions = [{"name": "loss", "regex": "l=(.*)"}]
+    regex = tweak(obj, "spec.metrics", {"format": "regex", "definitions": definitions})
+    (refusal,) = refusals(regex)
+    assert refusal == (
+        'spec.metrics.definitions: Invalid value: "object": format regex needs a definition for '
+        "metric acc"
+    )
+    assert python_refuses(regex)
+    queries = [{"metric": "acc", "query": "acc"}]
+    prometheus = tweak(obj, "spec.metrics", {"source": "prometheus",
+                                             "prometheus": {"queries": queries}})  # fmt: skip
+    (refusal,) = refusals(prometheus)
+    assert refusal == (
+        'spec.metrics.prometheus.queries: Invalid value: "object": source prometheus needs a '
+        "query for metric loss"
+    )
+    assert python_refuses(prometheus)
+    queries.append({"metric": "loss", "query": "loss"})
+    complete = tweak(obj, "spec.metrics", {"source": "prometheus",
+                                           "prometheus": {"queries": queries}})  # fmt: skip
+    assert refusals(complete) == []

@@ -14,6 +14,9 @@ METRIC_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]*$"
 RESOURCE_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=MAX_DURATION_CHARS)]
 MetricName = Annotated[str, Field(pattern=METRIC_NAME_PATTERN, max_length=128)]
+# At most this many additional metrics, metric definitions and Prometheus queries: bounded
+# lists keep the CRD's CEL rules over them within the API server's cost budget.
+MAX_METRICS = 32
 
 DURATION_HELP = (
     "A duration: a number with unit s, m or h, parts may be combined (90s, 30m, 1h30m); at "

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from kubetune.api.spec.base import (
     DURATION_HELP,
+    MAX_METRICS,
     METRIC_NAME_HELP,
     Duration,
     MetricName,
@@ -66,9 +67,10 @@ class PrometheusSource(SpecModel):
     )
     queries: list[PrometheusQuery] = Field(
         default_factory=list,
+        max_length=MAX_METRICS,
         description=(
-            "One query per metric; the objective metric and every additional metric need one. "
-            "Default: none."
+            "One query per metric; the objective metric and every additional metric need one "
+            f"(at most {MAX_METRICS}). Default: none."
         ),
     )
     interval: Duration = Field(
@@ -112,10 +114,11 @@ class Metrics(SpecModel):
     )
     definitions: list[MetricDefinition] = Field(
         default_factory=list,
+        max_length=MAX_METRICS,
         description=(
-            "Regular expressions that extract metrics from log lines, names unique. In every "
-            "format a definition takes precedence for its metric; format regex needs one for the "
-            "objective metric and each additional metric. Default: none."
+            f"Regular expressions that extract metrics from log lines, names unique, at most "
+            f"{MAX_METRICS}. In every format a definition takes precedence for its metric; format "
+            "regex needs one for the objective metric and each additional metric. Default: none."
         ),
     )
     objective_value: ObjectiveValue = Field(

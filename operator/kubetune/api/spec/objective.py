@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from kubetune.api.spec.base import (
+    MAX_METRICS,
     METRIC_NAME_HELP,
     MetricName,
     SpecModel,
@@ -37,9 +38,11 @@ class Objective(SpecModel):
     )
     additional_metrics: list[MetricName] = Field(
         default_factory=list,
+        max_length=MAX_METRICS,
         description=(
             "Further metrics to record for every trial (shown in reports and status), not "
-            "optimized. Default: none. Each must differ from metric and from each other."
+            f"optimized, at most {MAX_METRICS}. Default: none. Each must differ from metric and "
+            "from each other."
         ),
     )
 
