@@ -176,6 +176,8 @@ def _equal(a: Any, b: Any) -> Any:
         return celtypes.BoolType(float(a) == float(b))
     if a is None or b is None:
         return celtypes.BoolType(a is None and b is None)
+    if isinstance(a, str) and isinstance(b, str):  # celpy's + may hand back a plain str
+        return celtypes.BoolType(str(a) == str(b))
     if isinstance(a, celtypes.ListType) and isinstance(b, celtypes.ListType):
         return celtypes.BoolType(
             len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -182,6 +182,21 @@ def test_prometheus_urls_from_the_allow_list_only(tenant: Tenant) -> None:
     assert default.returncode == 0, default.stderr
 
 
+def jobset(name: str) -> dict[str, Any]:
+    obj = manifest(name)
+    obj["spec"]["trialTemplate"].update(
+        {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet"}
+    )
+    return obj
+
+
+def test_other_trial_kinds_need_their_own_rights_and_an_allowance(tenant: Tenant) -> None:
+    refused = tenant.apply(jobset("jobset-bob"), user="bob")
+    assert f"user bob may not create jobsets.jobset.x-k8s.io in namespace {TEAM}" in refused.stderr
+    unchecked = tenant.apply(jobset("jobset-admin"))  # the admin may create anything
+    assert "the trial pod policy can check only batch/v1 Jobs, not JobSet" in unchecked.stderr
+
+
 def test_the_operators_status_writes_pass(tenant: Tenant) -> None:
     """Only a new or changed spec is judged: status and metadata writes are not."""
     assert tenant.apply(manifest("status"), user="bob").returncode == 0
@@ -220,6 +235,10 @@ def test_values_relax_the_policy(tmp_path: Path, kube_binaries: dict[str, Path])
         assert relaxed.apply(obj).returncode == 0
         own = relaxed.apply(manifest("operator-sa", serviceAccountName="kubetune"))
         assert "never the operator's (kubetune)" in own.stderr
+        assert relaxed.apply(jobset("unchecked")).returncode != 0
+        install(kube_binaries["helm"], sim, {"admissionPolicy.allowUncheckedTrialKinds": True})
+        accepted = relaxed.apply(jobset("unchecked"))
+        assert accepted.returncode == 0, accepted.stderr
 
 
 def network_policy(helm: Path, values: dict[str, Any]) -> dict[str, Any]:
