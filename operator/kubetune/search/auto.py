@@ -50,6 +50,7 @@ from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
 from kubetune.search.restarts import current_run_start
+from kubetune.search.warping import ScaleChooser
 
 GP_MAX_DIMENSIONS = 16
 """Past this many parameters the GP's acquisition search gets slow and TPE does as well."""
@@ -125,6 +126,7 @@ class AutoSampler(BaseSampler):
         deterministic_objective: bool = False,
         use_gp: bool | None = None,
         gp_only: bool = False,
+        scales: ScaleChooser | None = None,
     ) -> None:
         """``use_gp`` None: decide from the space. ``gp_only``: random sampling, never TPE,
         where the GP cannot model yet (the ``gp`` strategy)."""
@@ -136,6 +138,7 @@ class AutoSampler(BaseSampler):
             use_gp = gp_fits_space(distributions) and gp_max_trials > n_startup_trials
         self._use_gp = use_gp
         self._gp_only = gp_only
+        self._scales = scales  # scale: auto (kubetune.search.warping), for the GP
         self._random = RandomSampler(seed=seed)
         # Startup is ours (the random sampler above), so TPE models from its first trial on.
         self._tpe = TPESampler(
@@ -161,6 +164,7 @@ class AutoSampler(BaseSampler):
                 seed=self._seed,
                 deterministic_objective=self._deterministic,
                 independent_sampler=RandomSampler(seed=self._seed),
+                scales=self._scales,
             )
         return self._gp
 

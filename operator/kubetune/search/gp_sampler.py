@@ -44,6 +44,7 @@ from kubetune.search.gaussian_process import (
     log_expected_improvement,
 )
 from kubetune.search.restarts import current_run_start
+from kubetune.search.warping import ScaleChooser
 
 PENDING_FANTASIES = 0
 """Running trials at the model's mean (0: the kriging believer), or averaged over this many
@@ -122,14 +123,17 @@ class GaussianProcessSampler(BaseSampler):
         deterministic_objective: bool = False,
         independent_sampler: BaseSampler | None = None,
         restarts: bool = True,
+        scales: ScaleChooser | None = None,
     ) -> None:
-        """``restarts``: start the search again when it stagnates (``kubetune.search.restarts``)."""
+        """``restarts``: start the search again when it stagnates (``kubetune.search.restarts``).
+        ``scales``: picks log or linear for ``scale: auto`` parameters (``search.warping``)."""
         self._rng = np.random.default_rng(seed)
         self._deterministic = deterministic_objective
         self._independent = independent_sampler or RandomSampler(seed=seed)
         self._search_space = IntersectionSearchSpace()
         self._last_fit: Hyperparameters | None = None
         self._restarts = restarts
+        self._scales = scales
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
@@ -170,6 +174,8 @@ class GaussianProcessSampler(BaseSampler):
         if len(complete) < 2:
             return {}
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
+            if self._scales is not None:  # scale: auto, decided by evidence (search.warping)
+                encoding = self._scales.choose(encoding, complete, _targets(study, complete))
             return self._suggest(study, encoding, complete, running)
 
     def _suggest(
@@ -347,6 +353,14 @@ def _current_run(
         [t for t in running if t.number > boundary],
         asked < RESTART_DESIGN,
     )
+
+
+def _targets(study: optuna.Study, complete: list[FrozenTrial]) -> Array:
+    """The completed trials' values as the process models them (as ``_suggest`` does)."""
+    values = _finite(np.array([float(t.value or 0.0) for t in complete]))
+    if study.direction == optuna.study.StudyDirection.MINIMIZE:
+        values = -values
+    return warp(values)
 
 
 def _has(trial: FrozenTrial, encoding: _Encoding) -> bool:

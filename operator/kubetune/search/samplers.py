@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
@@ -21,6 +21,9 @@ from kubetune.api.settings import (
 )
 from kubetune.api.spec import Algorithm, SpecModel, Strategy
 from kubetune.search.space import SearchSpace
+
+if TYPE_CHECKING:
+    from kubetune.search.warping import ScaleChooser
 
 
 class SamplerUnavailable(RuntimeError):
@@ -79,7 +82,16 @@ def _bayesian(settings: BayesianSettings, context: SamplerContext) -> optuna.sam
         n_ei_candidates=settings.n_ei_candidates,
         multivariate=settings.multivariate,
         constant_liar=settings.constant_liar,
+        scales=_scales(context.space),
     )
+
+
+def _scales(space: SearchSpace) -> ScaleChooser | None:
+    """What decides the scale of the ``scale: auto`` parameters, if there are any."""
+    from kubetune.search.warping import ScaleChooser
+
+    names = space.auto_scaled
+    return ScaleChooser(names) if names else None
 
 
 def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSampler:
@@ -95,6 +107,7 @@ def _gp(settings: GPSettings, context: SamplerContext) -> optuna.samplers.BaseSa
         deterministic_objective=settings.deterministic_objective,
         use_gp=True,
         gp_only=True,
+        scales=_scales(context.space),
     )
 
 

@@ -139,6 +139,11 @@ class SearchSpace:
         return None if grid is None else math.prod(len(values) for values in grid.values())
 
     @property
+    def auto_scaled(self) -> list[str]:
+        """The study names of the ``scale: auto`` parameters (``kubetune.search.warping``)."""
+        return [d.study_name for d in self.dimensions if d.parameter.scale == "auto"]
+
+    @property
     def is_mostly_continuous(self) -> bool:
         continuous = sum(1 for d in self.dimensions if d.parameter.type != "categorical")
         return continuous * 2 > len(self.dimensions)

@@ -205,6 +205,10 @@ class TuningStudy:
         """``sampler`` seeing infeasible trials as the worst and transferred warm-start results
         on the job's scale (``kubetune.search.views``), as the spec asks."""
         spec = self.job.spec
+        if self.space.auto_scaled:
+            from kubetune.search.warping import MixedScaleSampler  # SciPy: only when needed
+
+            sampler = MixedScaleSampler(sampler, self.space.auto_scaled, spec.strategy.seed)
         if spec.constraints:
             sampler = ConstrainedSampler(sampler)
         if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:

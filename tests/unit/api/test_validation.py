@@ -256,7 +256,7 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
         "scale enum",
         tweak(manifest(), "spec.parameters[0].scale", "logarithmic"),
         [
-            "spec.parameters[0].scale: must be one of 'linear', 'log' or 'reverseLog' "
+            "spec.parameters[0].scale: must be one of 'linear', 'log', 'reverseLog' or 'auto' "
             "(got 'logarithmic')"
         ],
     ),
@@ -762,7 +762,8 @@ MIXED = manifest(
     containers=[container(command=["run", "${params.lr}", "${params.depth}", "${params.zz}"])],
 )
 MIXED_STRUCTURAL = [
-    "spec.parameters[1].scale: must be one of 'linear', 'log' or 'reverseLog' (got 'sideways')",
+    "spec.parameters[1].scale: must be one of 'linear', 'log', 'reverseLog' or 'auto' "
+    "(got 'sideways')",
     "spec.limits.maxTrials: must be >= 1 (got 0)",
     "spec.limits.trialTimeout: must be a duration such as 90s, 30m, 2h or 1h30m (got '5x')",
 ]

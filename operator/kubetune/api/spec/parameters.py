@@ -12,7 +12,7 @@ from kubetune.api.spec.base import (
 
 PARAMETER_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 ParameterType = Literal["float", "int", "categorical"]
-Scale = Literal["linear", "log", "reverseLog"]
+Scale = Literal["linear", "log", "reverseLog", "auto"]
 MAX_CATEGORICAL_VALUES = 1_000
 MAX_CATEGORICAL_CHARS = 1_024
 CategoricalValue = Annotated[str, Field(max_length=MAX_CATEGORICAL_CHARS)] | int | float | bool
@@ -63,8 +63,10 @@ class Parameter(SpecModel):
         description=(
             "How values are spread between min and max: linear (uniform, the default), log "
             "(uniform in log space, for rates; needs min > 0) or reverseLog (dense near 1, for "
-            "values such as momentum; float only, needs 0 <= min < max < 1). Not allowed for "
-            "categorical."
+            "values such as momentum; float only, needs 0 <= min < max < 1) or auto (float only, "
+            "no step: the bayesian and gp strategies decide from the results whether a log "
+            "scale fits better, and explore both until then; see docs/search.md). Not allowed "
+            "for categorical."
         ),
     )
     values: Annotated[list[CategoricalValue], Field(max_length=MAX_CATEGORICAL_VALUES)] | None = (

@@ -83,6 +83,11 @@ def _range_errors(parameter: Parameter, path: str) -> Iterator[FieldError]:
             yield FieldError(f"{path}.min", f"must be > 0 for scale log (got {low})")
         if step is not None and not (kind == "int" and step == 1):
             yield FieldError(f"{path}.step", "not supported with scale log (only step 1 for int)")
+    elif parameter.scale == "auto":
+        if kind == "int":
+            yield FieldError(f"{path}.scale", "auto is only for type float")
+        if step is not None:
+            yield FieldError(f"{path}.step", "not supported with scale auto")
     elif parameter.scale == "reverseLog":
         if kind == "int":
             yield FieldError(f"{path}.scale", "reverseLog is only for type float")
