@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--benchmarks", nargs="+", default=["branin", "hartmann6"])
     parser.add_argument("--budget", type=int, default=None, help="Override each budget.")
+    parser.add_argument("--modes", nargs="+", default=["cold", "identical", "transfer"])
     args = parser.parse_args()
     print(describe(machine()))
     print(
@@ -121,7 +122,7 @@ def main() -> None:
         benchmark = BENCHMARKS[name]
         if args.budget is not None:
             benchmark = Benchmark(**{**benchmark.__dict__, "budget": args.budget})
-        for mode in ("cold", "identical", "transfer"):
+        for mode in args.modes:
             results = [trials_to_target(benchmark, mode, seed) for seed in range(args.seeds)]
             hits = [r for r in results if r is not None]
             counted = [r if r is not None else benchmark.budget + 1 for r in results]
