@@ -280,3 +280,17 @@ def test_image_pinned_by_digest(helm: Path) -> None:
     (deployment,) = of_kind(render(helm, {"image.digest": digest}), "Deployment")
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"ghcr.io/kubetune/kubetune@{digest}"
+
+
+def test_with_watch_namespaces_the_binding_covers_only_those(helm: Path) -> None:
+    (binding,) = of_kind(
+        render(helm, {"watchNamespaces": ["ml", "research"]}), "ValidatingAdmissionPolicyBinding"
+    )
+    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ml", "research"]}
+    ]
+    (everywhere,) = of_kind(render(helm, {}), "ValidatingAdmissionPolicyBinding")
+    assert "matchResources" not in everywhere["spec"]
+    assert not of_kind(
+        render(helm, {"admissionPolicy.enabled": False}), "ValidatingAdmissionPolicy"
+    )
