@@ -104,3 +104,16 @@ def test_the_sampler_sees_infeasible_trials_as_the_worst(
     assert isinstance(study.study.sampler, ConstrainedSampler)
     seen = study.study.sampler._view(study.study)._get_trials()
     assert [t.value for t in seen] == [0.3, 0.3, 0.2]
+
+
+def test_a_constrained_metric_needs_a_definition_or_a_query_where_metrics_do() -> None:
+    document = manifest(
+        metrics={"format": "regex", "definitions": [{"name": "loss", "regex": "loss=(.*)"}]}
+    )
+    document["spec"]["constraints"] = [MEMORY]
+    with pytest.raises(SpecError) as caught:
+        parse_tuningjob(document)
+    assert [str(e) for e in caught.value.errors] == [
+        "spec.metrics.definitions: format regex needs a definition for constrained metric "
+        "'gpu-memory-gb'"
+    ]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from kubetune.api.errors import FieldError
 from kubetune.api.spec import TuningJob
-from kubetune.api.validation.constraints import constraint_errors
+from kubetune.api.validation.constraints import constrained_metric_errors, constraint_errors
 from kubetune.api.validation.diagnosis import diagnosis_errors
 from kubetune.api.validation.limits import limits_errors
 from kubetune.api.validation.metrics import (
@@ -57,6 +57,7 @@ def semantic_errors(job: TuningJob) -> list[FieldError]:
         *initial_trial_errors(spec.parameters, spec.initial_trials, spec.limits.max_trials),
         *warm_start_errors(spec.warm_start),
         *constraint_errors(spec.constraints),
+        *constrained_metric_errors(spec),
     ]
 
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 
 from kubetune.api.errors import FieldError
-from kubetune.api.spec import Constraint
+from kubetune.api.spec import Constraint, TuningJobSpec
 
 
 def constraint_errors(constraints: Sequence[Constraint]) -> Iterator[FieldError]:
@@ -24,3 +24,27 @@ def constraint_errors(constraints: Sequence[Constraint]) -> Iterator[FieldError]
                 yield FieldError(f"{path}.{field}", f"must be finite (got {value})")
         if low is not None and high is not None and low > high:
             yield FieldError(f"{path}.max", f"must be at least min ({high} < {low})")
+
+
+def constrained_metric_errors(spec: TuningJobSpec) -> Iterator[FieldError]:
+    """A constrained metric needs a regex definition or a Prometheus query where the objective
+    metrics do (``validation.metrics`` checks theirs)."""
+    names = spec.objective.metric_names
+    extra = [c.metric for c in spec.constraints if c.metric not in names]
+    metrics = spec.metrics
+    if metrics.source == "logs" and metrics.format == "regex":
+        defined = {d.name for d in metrics.definitions}
+        for name in extra:
+            if name not in defined:
+                yield FieldError(
+                    "spec.metrics.definitions",
+                    f"format regex needs a definition for constrained metric {name!r}",
+                )
+    if metrics.source == "prometheus":
+        queried = {q.metric for q in metrics.prometheus.queries} if metrics.prometheus else set()
+        for name in extra:
+            if name not in queried:
+                yield FieldError(
+                    "spec.metrics.prometheus.queries",
+                    f"source prometheus needs a query for constrained metric {name!r}",
+                )
