@@ -189,7 +189,8 @@ def clone(
         header = [f"Cloned from {found.origin} by kubetune clone."]
         refined = None
         if refine_ranges:
-            best = top_trials(found.trials, job.spec.objective.direction, top)
+            spec = job.spec
+            best = top_trials(found.trials, spec.objective.direction, top, spec.constraints)
             if not best:
                 errors.print(
                     f"[red]error:[/red] {job.name} has no completed trial to refine around",

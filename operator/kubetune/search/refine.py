@@ -24,7 +24,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubetune.api.spec import Direction, Parameter
+from kubetune.api.spec import Constraint, Direction, Parameter, is_feasible
 from kubetune.trials import ParamValue, TrialRecord, TrialState
 
 MARGIN_OF_SPAN = 0.5
@@ -40,12 +40,20 @@ class Refined:
     reason: str
 
 
-def top_trials(trials: Sequence[TrialRecord], direction: Direction, k: int) -> list[TrialRecord]:
-    """The ``k`` best completed trials, best first."""
+def top_trials(
+    trials: Sequence[TrialRecord],
+    direction: Direction,
+    k: int,
+    constraints: Sequence[Constraint] = (),
+) -> list[TrialRecord]:
+    """The ``k`` best completed feasible trials (``spec.constraints``), best first."""
     complete = [
         t
         for t in trials
-        if t.state is TrialState.COMPLETE and t.objective is not None and math.isfinite(t.objective)
+        if t.state is TrialState.COMPLETE
+        and t.objective is not None
+        and math.isfinite(t.objective)
+        and is_feasible(constraints, t.metrics)
     ]
     return sorted(
         complete, key=lambda t: float(t.objective or 0.0), reverse=direction == "maximize"

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import pytest
-from kubetune.api.spec import Parameter
+from kubetune.api.spec import Constraint, Parameter
 from kubetune.search.refine import refine, top_trials
 from kubetune.trials import TrialRecord, TrialState
 
@@ -34,6 +34,15 @@ def test_top_trials_are_the_best_completed_ones_best_first() -> None:
     ]
     assert [t.number for t in top_trials(records, "minimize", 2)] == [2, 5]
     assert [t.number for t in top_trials(records, "maximize", 5)] == [0, 5, 2]
+
+
+def test_top_trials_are_feasible_ones() -> None:
+    records = [
+        TrialRecord(0, TrialState.COMPLETE, {}, objective=0.1, metrics={"mem": 50.0}),
+        TrialRecord(1, TrialState.COMPLETE, {}, objective=0.2, metrics={"mem": 30.0}),
+    ]
+    bound = [Constraint(metric="mem", max=40)]
+    assert [t.number for t in top_trials(records, "minimize", 2, bound)] == [1]
 
 
 def test_a_linear_range_narrows_around_the_top_trials_with_a_margin() -> None:
