@@ -36,6 +36,7 @@ from kubetune.controller.outcome import (
     succeeded_outcome,
 )
 from kubetune.metrics.logs import Observation
+from kubetune.search.study import MAX_INTERMEDIATE_VALUES
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 
@@ -101,17 +102,30 @@ def _interruptions(
     return None
 
 
+# New intermediate values of one running trial journaled per reconcile step, at most.
+MAX_REPORTS_PER_STEP = 50
+
+
 def _new_observations(
     spec: TuningJobSpec, trial: TrialRecord, runtime: RuntimeTrial
 ) -> tuple[Observation, ...]:
     """Objective values a running workload reported at steps the study does not have yet."""
-    if runtime.metrics is None:
-        return ()
+    if runtime.metrics is None or len(trial.intermediate) >= MAX_INTERMEDIATE_VALUES:
+        return ()  # the study keeps no more of them (its last value is recorded at the end)
     latest: dict[int, Observation] = {}
-    for observation in runtime.metrics.values.get(spec.objective.metric, ()):
+    # Only the newest values: a trial printing without pause must not make every step (and
+    # so Ctrl-C in `kubetune run`, checked between steps) slower than the last.
+    reported = runtime.metrics.values.get(spec.objective.metric, [])
+    for observation in reported[-MAX_INTERMEDIATE_VALUES:]:
         if observation.step not in trial.intermediate and math.isfinite(observation.value):
             latest[observation.step] = observation  # the last value printed for a step wins
-    return tuple(latest[step] for step in sorted(latest))
+    steps = sorted(latest)
+    if len(steps) > MAX_REPORTS_PER_STEP:
+        # Thinned evenly, the newest kept: each is one journal write, and a step (so Ctrl-C
+        # in `kubetune run`) must not wait for thousands of them.
+        stride = len(steps) / MAX_REPORTS_PER_STEP
+        steps = [steps[int(i * stride)] for i in range(MAX_REPORTS_PER_STEP - 1)] + [steps[-1]]
+    return tuple(latest[step] for step in steps)
 
 
 def _apply(record: TrialRecord, outcome: TrialOutcome) -> TrialRecord:

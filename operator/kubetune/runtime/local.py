@@ -33,12 +33,13 @@ from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.template import primary_container_index, render_trial_job
-from kubetune.metrics.lines import READ_CHUNK_BYTES, LineSplitter, read_lines
+from kubetune.metrics.lines import LineSplitter, read_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
 from kubetune.names import trial_name
 from kubetune.runtime.oom import OomWitness, memory_events_path
 from kubetune.runtime.processes import kill_tree
+from kubetune.search.study import MAX_INTERMEDIATE_VALUES
 from kubetune.trials import ParamValue
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,12 @@ log = logging.getLogger(__name__)
 PYTHON_COMMANDS = ("python", "python3", f"python{sys.version_info.major}.{sys.version_info.minor}")
 LAST_LINES_IN_MESSAGE = 3
 INDEX_ENV = "JOB_COMPLETION_INDEX"
+# A running trial's log is parsed for this long per look, at most (the rest waits for the
+# next look), in chunks of this size.
+MAX_POLL_SECONDS = 0.1
+POLL_CHUNK_BYTES = 32 * 1024
+# Values of each metric a running trial's follower keeps (the newest).
+LIVE_VALUES_KEPT = 2 * MAX_INTERMEDIATE_VALUES
 
 
 def completion_indexes(rendered: Mapping[str, Any]) -> int:
@@ -132,12 +139,16 @@ class _LogFollower:
         self.lines = LineSplitter()  # holds a partial last line until its end arrives
 
     def poll(self) -> MetricSeries:
+        """What the trial printed since the last call, for at most ``MAX_POLL_SECONDS``: a
+        trial printing faster than it can be parsed must not make one step (and so Ctrl-C,
+        which is checked between steps) wait for ever; the rest is read on the next calls."""
+        began = time.monotonic()
         try:
             with self.path.open("rb") as handle:
                 end = os.fstat(handle.fileno()).st_size  # no chasing a trial that writes on
                 handle.seek(self.offset)
-                while self.offset < end:
-                    chunk = handle.read(min(READ_CHUNK_BYTES, end - self.offset))
+                while self.offset < end and time.monotonic() - began < MAX_POLL_SECONDS:
+                    chunk = handle.read(min(POLL_CHUNK_BYTES, end - self.offset))
                     if not chunk:
                         break
                     self.offset += len(chunk)
@@ -145,6 +156,12 @@ class _LogFollower:
                         self.parser.feed(line)
         except OSError:
             pass
+        # Only the newest values matter while it runs (early stopping judges the latest ones;
+        # the trial's result is parsed from the whole log when it ends): keep memory and the
+        # per-step copy bounded however much it prints.
+        for values in self.parser.series.values.values():
+            if len(values) > 2 * LIVE_VALUES_KEPT:
+                del values[:-LIVE_VALUES_KEPT]
         return self.parser.series
 
 
