@@ -16,7 +16,7 @@ from rich.console import Console
 
 from kubetune.api import SpecError, TuningJob, parse_tuningjob
 from kubetune.api.spec import MAX_WARM_START_PARENTS
-from kubetune.cli.report_command import SOURCE_HELP, cluster_options
+from kubetune.cli.report_command import SOURCE_HELP, cluster_options, local_run_options
 from kubetune.names import API_GROUP
 from kubetune.search.refine import Refined, refine, top_trials
 
@@ -144,14 +144,7 @@ def render_clone(
     default=None,
     help="Write the manifest to FILE (default: standard output).",
 )
-@click.option("--storage", default=None, help="Optuna storage URL the local run used.")
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where the local run went (default: ./kubetune-runs, then kubetune-runs beside the "
-    "manifest).",
-)
+@local_run_options
 @cluster_options
 def clone(
     source: str,

@@ -35,6 +35,20 @@ def cluster_options(command: click.decorators.FC) -> click.decorators.FC:
     )(command)
 
 
+def local_run_options(command: click.decorators.FC) -> click.decorators.FC:
+    """--storage and --output-dir: where to find a local run named by a manifest."""
+    command = click.option(
+        "--output-dir",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="Where the local run went (default: ./kubetune-runs, then kubetune-runs beside the "
+        "manifest).",
+    )(command)
+    return click.option("--storage", default=None, help="Optuna storage URL the local run used.")(
+        command
+    )
+
+
 def _thresholds(values: tuple[str, ...]) -> Thresholds | None:
     if not values:
         return None
@@ -93,14 +107,7 @@ def _fail(console: Console, message: str, code: int = EXIT_FAILED) -> None:
     help="Diagnosis threshold, a fraction of the validation error: bias=0.25, variance=0.25, "
     "mismatch=0.25 (repeatable; overrides spec.diagnosis.thresholds).",
 )
-@click.option("--storage", default=None, help="Optuna storage URL the local run used.")
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where the local run went (default: ./kubetune-runs, then kubetune-runs beside the "
-    "manifest).",
-)
+@local_run_options
 @cluster_options
 def report(
     source: str,
