@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -231,10 +231,13 @@ def describe(name: str) -> None:
     click.echo("\n".join("  " + line for line in _columns(rows).splitlines()))
 
 
-def _kubetune(*args: str) -> None:
-    """Run a ``kubetune`` command in this process's Python (the same installation)."""
-    command = [sys.executable, "-m", "kubetune.cli", *args]
-    sys.exit(subprocess.call(command))
+def _kubetune(*args: str) -> NoReturn:
+    """Become a ``kubetune`` command in this process's Python (the same installation): exec, not
+    a child process, so a signal to ``kubectl tune`` (Ctrl-C, a terminate) reaches the command,
+    e.g. stops the dashboard's server instead of orphaning it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "kubetune.cli", *args])
 
 
 @plugin.command()
