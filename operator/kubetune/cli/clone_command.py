@@ -16,7 +16,12 @@ from rich.console import Console
 
 from kubetune.api import SpecError, TuningJob, parse_tuningjob
 from kubetune.api.spec import MAX_WARM_START_PARENTS
-from kubetune.cli.report_command import SOURCE_HELP, cluster_options, local_run_options
+from kubetune.cli.report_command import (
+    SOURCE_HELP,
+    cluster_options,
+    local_run_options,
+    resolve_or_exit,
+)
 from kubetune.names import API_GROUP
 from kubetune.search.refine import Refined, refine, top_trials
 
@@ -158,22 +163,18 @@ def clone(
     kubeconfig: str | None,
 ) -> None:
     """Write a new TuningJob <name>-r<N> from SOURCE; --refine narrows it around the best."""
-    from kubetune.report.cluster import ClusterError, tuningjob_name
-    from kubetune.report.source import SourceError, resolve
+    from kubetune.report.cluster import tuningjob_name
 
     errors = Console(stderr=True, highlight=False)
-    try:
-        reports = resolve(
-            source,
-            namespace=namespace,
-            kubeconfig=kubeconfig,
-            context=context,
-            output_dir=output_dir,
-            storage=storage,
-        )
-    except (SourceError, ClusterError) as error:
-        errors.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        sys.exit(EXIT_FAILED)
+    reports = resolve_or_exit(
+        errors,
+        source,
+        namespace=namespace,
+        kubeconfig=kubeconfig,
+        context=context,
+        output_dir=output_dir,
+        storage=storage,
+    )
     texts = []
     on_cluster = tuningjob_name(source) is not None and not Path(source).exists()
     for found in reports:

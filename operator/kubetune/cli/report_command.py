@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -85,9 +86,38 @@ def print_summary(console: Console, report: StudyReport, summary: Summary) -> No
         console.print(diagnosis_text(summary.diagnosis))
 
 
-def _fail(console: Console, message: str, code: int = EXIT_FAILED) -> None:
+def _fail(console: Console, message: str, code: int = EXIT_FAILED) -> NoReturn:
     console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
     sys.exit(code)
+
+
+def resolve_or_exit(
+    errors: Console,
+    source: str,
+    *,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    output_dir: Path | None,
+    storage: str | None,
+) -> list[StudyReport]:
+    """The studies SOURCE names (local or on a cluster), or exit with the reason."""
+    from kubetune.report.cluster import ClusterError
+    from kubetune.report.source import SourceError, resolve
+
+    try:
+        return list(
+            resolve(
+                source,
+                namespace=namespace,
+                kubeconfig=kubeconfig,
+                context=context,
+                output_dir=output_dir,
+                storage=storage,
+            )
+        )
+    except (SourceError, ClusterError) as error:
+        _fail(errors, str(error))
 
 
 @click.command(epilog=SOURCE_HELP)
@@ -120,25 +150,20 @@ def report(
     kubeconfig: str | None,
 ) -> None:
     """Summarize a study: trials, best trial, diagnosis; --html FILE adds the plots."""
-    from kubetune.report.cluster import ClusterError
-    from kubetune.report.source import SourceError, resolve
     from kubetune.report.summary import summarize
 
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     chosen = _thresholds(thresholds)
-    try:
-        reports = resolve(
-            source,
-            namespace=namespace,
-            kubeconfig=kubeconfig,
-            context=context,
-            output_dir=output_dir,
-            storage=storage,
-        )
-    except (SourceError, ClusterError) as error:
-        _fail(errors, str(error))
-        return
+    reports = resolve_or_exit(
+        errors,
+        source,
+        namespace=namespace,
+        kubeconfig=kubeconfig,
+        context=context,
+        output_dir=output_dir,
+        storage=storage,
+    )
     for index, found in enumerate(reports):
         summary = summarize(found, chosen)
         print_summary(console, found, summary)
