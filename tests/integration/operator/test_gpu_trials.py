@@ -110,7 +110,9 @@ def test_trial_suspended_mid_run_and_resumed_completes_with_its_metric(
         max_trials=1,
         parallel=1,
         container=SLOW,
-        limits={"pendingTimeout": "1s"},
+        # Long enough that a pod started on a loaded machine is not failed as Pending before it
+        # runs; the trial then stays queued for longer than this.
+        limits={"pendingTimeout": "4s"},
     )
     cluster.apply(manifest)
     first = running_pod(cluster, "paused-0")
@@ -118,7 +120,7 @@ def test_trial_suspended_mid_run_and_resumed_completes_with_its_metric(
     set_suspend(cluster, "paused-0", True)  # preempted by Kueue
     eventually(lambda: trials_status(cluster, "paused").get("queued") == 1, message="queued")
     eventually(lambda: not trial_pods(cluster, "paused-0"), message="pods of the paused Job gone")
-    time.sleep(1.5)  # longer than pendingTimeout: a queued trial is not pending
+    time.sleep(4.5)  # longer than pendingTimeout: a queued trial is not pending
     set_suspend(cluster, "paused-0", False)  # admitted again
     second = running_pod(cluster, "paused-0")
     assert second.metadata.uid != first.metadata.uid
