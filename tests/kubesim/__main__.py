@@ -1,16 +1,16 @@
 """``python -m tests.kubesim --port PORT --kubeconfig PATH [--nodes FILE] [--state-dir DIR]``.
 
-Starts the API server, seeds the ``default``/``kube-system`` namespaces and the Node objects,
-writes the kubeconfig only once all that is ready (so "kubeconfig exists" means "usable"),
-then runs the cluster controllers (Job controller, scheduler, kubelet) from
-``tests.kubesim.cluster`` until SIGTERM/SIGINT.
+Starts the API server from the state directory (continuing its store if it has one), seeds the
+``default``/``kube-system`` namespaces and the Node objects that are missing, writes the
+kubeconfig only once all that is ready (so "kubeconfig exists" means "usable"), then runs the
+cluster controllers (Job controller, scheduler, kubelet) from ``tests.kubesim.cluster`` until
+SIGTERM/SIGINT. ``POST /_kubesim/restart`` restarts the API server half in place.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -20,18 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import web
 
-from .api import Api
+from .apiserver import ApiServer, seed
 from .cluster import default_nodes, load_nodes, run_controllers
-from .rbac import bootstrap_policy
-from .server import Server
-from .store import Store
+from .faults import Faults
 from .watch import WatchSettings
 
 log = logging.getLogger("kubesim")
-
-SEED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,7 +41,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "allocatable, unschedulable}]', format in tests/kubesim/cluster/nodes.py "
         "(default: cpu-1, cpu-2 and a tainted 8-GPU gpu-1)",
     )
-    parser.add_argument("--state-dir", type=Path, help="container logs etc. (default: temp dir)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="the store (objects, resourceVersion) and container logs; a kubesim started on a "
+        "state dir that has a store continues from it (default: a fresh temp dir)",
+    )
     parser.add_argument(
         "--no-controllers",
         action="store_true",
@@ -101,43 +101,48 @@ async def _run_controllers(url: str, state_dir: Path, stop: asyncio.Event) -> No
         log.exception("cluster controllers crashed; the API server keeps running")
 
 
-def _seed_rbac(api: Api) -> None:
-    """The bootstrap ClusterRoles and bindings a fresh apiserver creates (rbac.py)."""
-    roles, bindings = bootstrap_policy()
-    for plural, objects in (("clusterroles", roles), ("clusterrolebindings", bindings)):
-        rt = api.registry.get("rbac.authorization.k8s.io", "v1", plural)
-        assert rt is not None
-        for obj in objects:
-            api.create(rt, None, obj)
+class Restarts:
+    """``POST /_kubesim/restart`` asks for one: the API server half goes down for
+    ``downtime`` seconds and comes back from the state directory (see apiserver.py)."""
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self.downtime = 0.0
+
+    def __call__(self, downtime: float) -> None:
+        self.downtime = max(0.0, downtime)
+        self.requested.set()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def serve(args: argparse.Namespace) -> None:
     WatchSettings.bookmark_interval = args.bookmark_interval
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="kubesim-state-"))
     state_dir.mkdir(parents=True, exist_ok=True)
-    api = Api(Store(history_size=args.history_size))
-    server = Server(api, state_dir)
-    runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=1024)
-    await site.start()
-    # aiohttp has no public accessor for the port it bound when asked for port 0.
-    sockets = getattr(site._server, "sockets", None) or []
-    port = int(sockets[0].getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    server.server_address = f"127.0.0.1:{port}"
+    faults, restarts = Faults(), Restarts()
 
-    ns_type = api.registry.get("", "v1", "namespaces")
-    node_type = api.registry.get("", "v1", "nodes")
-    assert ns_type is not None
-    assert node_type is not None
-    for name in SEED_NAMESPACES:
-        api.create(ns_type, None, {"metadata": {"name": name}})
-    _seed_rbac(api)
-    for node in _load_nodes(args.nodes):
-        api.create(node_type, None, node)
+    def open_server() -> ApiServer:
+        return ApiServer(state_dir, faults, args.history_size, restarts)
+
+    server = await open_server().start(args.port)
+    seed(server.api, _load_nodes(args.nodes))
+    url = server.url
     _write_atomically(args.kubeconfig, kubeconfig_text(url))
-    log.info("kubesim serving %s (kubeconfig %s, state dir %s)", url, args.kubeconfig, state_dir)
+    log.info(
+        "kubesim serving %s (kubeconfig %s, state dir %s%s)",
+        url,
+        args.kubeconfig,
+        state_dir,
+        ", state loaded" if server.loaded else "",
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,17 +151,24 @@ async def serve(args: argparse.Namespace) -> None:
     controllers = None
     if not args.no_controllers:
         controllers = asyncio.create_task(_run_controllers(url, state_dir, stop))
-    await stop.wait()
+    while True:
+        await _first(stop, restarts.requested)
+        if stop.is_set():
+            break
+        restarts.requested.clear()
+        log.info("kubesim API server restarting (down for %.1fs)", restarts.downtime)
+        await server.close()
+        await asyncio.sleep(restarts.downtime)
+        server = await open_server().start(server.port)
+        faults.restarts += 1
+        log.info("kubesim API server back at resourceVersion %d", server.api.store.rv)
     log.info("kubesim stopping")
     if controllers is not None:
         try:
             await asyncio.wait_for(controllers, timeout=10)
         except (TimeoutError, asyncio.CancelledError):
             controllers.cancel()
-    for watcher in api.store.watchers():
-        watcher.close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(runner.cleanup(), timeout=5)
+    await server.close()
 
 
 def main(argv: list[str] | None = None) -> int:

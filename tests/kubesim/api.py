@@ -15,6 +15,7 @@ import contextvars
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,15 @@ from . import (
     schema_validation,
 )
 from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
-from .objects import deep_copy, generated_name, meta, new_uid, now_rfc3339, spec_part
+from .objects import (
+    deep_copy,
+    generated_name,
+    meta,
+    new_uid,
+    now_rfc3339,
+    parse_rfc3339,
+    spec_part,
+)
 from .resources import Registry, ResourceType
 from .selectors import Selector, combine, exact_field_value, field_selector, label_selector
 from .store import Store
@@ -100,14 +109,19 @@ class DeleteOptions:
 class Api:
     """All objects plus the rules for changing them."""
 
-    def __init__(self, store: Store | None = None, registry: Registry | None = None) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        registry: Registry | None = None,
+        signing_key: bytes | None = None,
+    ) -> None:
         self.store = store or Store()
         self.registry = registry or Registry()
         self._service_counter = 0
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self.gc = garbage_collection.GarbageCollector(self)
         self.authorizer = rbac.Authorizer(self.store)
-        self.authenticator = authn.Authenticator(self.store, self.authorizer)
+        self.authenticator = authn.Authenticator(self.store, self.authorizer, signing_key)
         self.admission = admission.Admission(self.store, self.registry, self.authorizer)
 
     # ---- lookups ---------------------------------------------------------------------------
@@ -556,6 +570,20 @@ class Api:
         if grace is None:
             grace = spec.get("terminationGracePeriodSeconds", 30)
         return max(int(grace), 0) or None
+
+    def resume(self) -> None:
+        """After the store was loaded from the state directory: serve the stored CRDs again,
+        keep allocating fresh cluster IPs, and give terminating pods back their grace timer."""
+        for crd in list(self.store.iter(crds.CRD_RESOURCE)):
+            crds.sync_registry(self, crd)
+        self._service_counter = self.store.rv  # only grows: never reuses a cluster IP
+        pods = self.registry.get("", "v1", "pods")
+        assert pods is not None
+        for pod in list(self.store.iter(_PODS)):
+            m = pod["metadata"]
+            if m.get("deletionTimestamp") and not m.get("finalizers"):
+                left = parse_rfc3339(m["deletionTimestamp"]).timestamp() - time.time()
+                self._schedule_grace_expiry(pods, pod, max(int(left), 0))
 
     def _schedule_grace_expiry(self, rt: ResourceType, obj: dict[str, Any], grace: int) -> None:
         """Safety net: if no kubelet finishes the deletion, remove the pod when the grace period

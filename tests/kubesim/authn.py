@@ -2,7 +2,9 @@
 
 * ``Authorization: Bearer <token>``: a token issued by the TokenRequest API
   (``kubectl create token SA``, ``serviceaccounts/{name}/token``) is that ServiceAccount, while
-  the ServiceAccount exists; any other token is answered 401, as the apiserver does.
+  the ServiceAccount exists; any other token is answered 401, as the apiserver does. Tokens
+  are signed (HMAC-SHA256, the key kept in the state directory), not remembered, so like a
+  real cluster's JWTs they stay valid across an emulator restart.
 * No credentials: ``kubesim-admin`` in ``system:masters``. The generated kubeconfig carries
   no credentials, so it plays the part of kubeadm's admin certificate and every existing
   client (kubectl, helm, tests, the emulator's own controllers) stays an administrator.
@@ -14,7 +16,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,10 +55,16 @@ class IssuedToken:
 class Authenticator:
     """Tokens issued by TokenRequest, valid while the ServiceAccount (same uid) exists."""
 
-    def __init__(self, store: Store, authorizer: Authorizer) -> None:
+    def __init__(
+        self, store: Store, authorizer: Authorizer, signing_key: bytes | None = None
+    ) -> None:
         self.store = store
         self.authorizer = authorizer
-        self._tokens: dict[str, IssuedToken] = {}
+        self._key = signing_key or secrets.token_bytes(32)
+
+    def _sign(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def issue(self, namespace: str, service_account: str) -> str:
         sa = self.store.get(_SERVICE_ACCOUNTS, namespace, service_account)
@@ -63,12 +75,24 @@ class Authenticator:
                 "NotFound",
                 {"name": service_account, "kind": "serviceaccounts"},
             )
-        token = "kubesim." + secrets.token_urlsafe(32)
-        self._tokens[token] = IssuedToken(namespace, service_account, sa["metadata"]["uid"])
-        return token
+        claims = [namespace, service_account, sa["metadata"]["uid"], secrets.token_hex(8)]
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"kubesim.{payload}.{self._sign(payload)}"
+
+    def _verify(self, token: str) -> IssuedToken | None:
+        prefix, _, rest = token.partition(".")
+        payload, _, signature = rest.partition(".")
+        if prefix != "kubesim" or not hmac.compare_digest(signature, self._sign(payload)):
+            return None
+        try:
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            namespace, service_account, uid, _ = claims
+        except (ValueError, TypeError):
+            return None
+        return IssuedToken(str(namespace), str(service_account), str(uid))
 
     def _from_token(self, token: str) -> User:
-        issued = self._tokens.get(token)
+        issued = self._verify(token)
         if issued is None:
             raise unauthorized()
         sa = self.store.get(_SERVICE_ACCOUNTS, issued.namespace, issued.service_account)

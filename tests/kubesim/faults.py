@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -73,6 +74,7 @@ class Faults:
     requests: deque[dict[str, Any]] = field(default_factory=deque)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    restarts: int = 0  # API server restarts so far (POST /_kubesim/restart)
 
     def add(self, spec: dict[str, Any]) -> FaultRule:
         known = set(FaultRule.__dataclass_fields__) - {"id", "hits"}
@@ -141,7 +143,9 @@ def fault_response(rule: FaultRule) -> web.Response:
     return web.json_response(body, status=rule.status, headers=headers)
 
 
-def control_routes(faults: Faults, store: Store) -> web.RouteTableDef:
+def control_routes(
+    faults: Faults, store: Store, restart: Callable[[float], None] | None = None
+) -> web.RouteTableDef:
     """The private control API (see harness.KubeSim for the client side)."""
     routes = web.RouteTableDef()
 
@@ -211,11 +215,26 @@ def control_routes(faults: Faults, store: Store) -> web.RouteTableDef:
         store.compact()
         return web.json_response({"resourceVersion": str(store.rv)})
 
+    @routes.post("/_kubesim/restart")
+    async def restart_api(request: web.Request) -> web.Response:
+        if restart is None:
+            return web.json_response({"error": "this server cannot restart itself"}, status=400)
+        spec = await request.json() if request.can_read_body else {}
+        downtime = float(spec.get("downtime_seconds", 0.5))
+        # Answer first: the restart resets every connection, this one included.
+        asyncio.get_running_loop().call_later(0.05, restart, downtime)
+        return web.json_response({"resourceVersion": str(store.rv)}, status=202)
+
     @routes.get("/_kubesim/state")
     async def state(request: web.Request) -> web.Response:
         counts = {f"{p}.{g}" if g else p: store.count((g, p)) for g, p in store.resources()}
         return web.json_response(
-            {"resourceVersion": str(store.rv), "counts": counts, "watches": len(store.watchers())}
+            {
+                "resourceVersion": str(store.rv),
+                "counts": counts,
+                "watches": len(store.watchers()),
+                "restarts": faults.restarts,
+            }
         )
 
     return routes

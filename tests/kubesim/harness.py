@@ -104,6 +104,7 @@ class KubeSim:
         self.log_level = log_level
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self._port = 0  # after a first start: restarts bind the same port (clients keep it)
 
     # ---- lifecycle -------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -112,7 +113,7 @@ class KubeSim:
             "-m",
             "tests.kubesim",
             "--port",
-            "0",
+            str(self._port),
             "--kubeconfig",
             str(self.kubeconfig),
             "--state-dir",
@@ -159,7 +160,30 @@ class KubeSim:
             time.sleep(0.02)
         config = yaml.safe_load(self.kubeconfig.read_text())
         self.url = config["clusters"][0]["cluster"]["server"]
+        self._port = self.port
         return self
+
+    def restart_api(self, downtime: float = 0.5, timeout: float = 30.0) -> str:
+        """Restart the API server from the state directory while the cluster half (Job
+        controller, scheduler, kubelet and the pods they run) keeps going, as when a real
+        kube-apiserver restarts: every connection and watch is cut, the API is unreachable
+        for ``downtime`` seconds, then serves the same objects, resourceVersions and uids on
+        the same port. Returns the resourceVersion the restart began at."""
+        restarts = int(self.state()["restarts"])
+        answer = self._control("POST", "restart", {"downtime_seconds": downtime})
+        wait_until(
+            lambda: int(self.state()["restarts"]) > restarts,
+            timeout=timeout,
+            message=lambda: f"the API server back after a restart:\n{self.log_tail()}",
+        )
+        return str(answer["resourceVersion"])
+
+    def kill(self) -> None:
+        """SIGKILL the emulator (API server, controllers and kubelet at once): a crash."""
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
     def stop(self, timeout: float = 15.0) -> None:
         proc = self.process

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +58,19 @@ def _error(exc: ApiError) -> web.Response:
 class Server:
     """Owns the :class:`Api`, the fault/request-log state and the aiohttp app."""
 
-    def __init__(self, api: Api, state_dir: Path, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        api: Api,
+        state_dir: Path,
+        faults: Faults | None = None,
+        restart: Callable[[float], None] | None = None,
+    ) -> None:
         self.api = api
         self.state_dir = state_dir
         self.faults = faults or Faults()
         self.server_address = "127.0.0.1:0"
         self.app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024**2)
-        self.app.add_routes(control_routes(self.faults, self.api.store))
+        self.app.add_routes(control_routes(self.faults, self.api.store, restart))
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     # ---- middleware ------------------------------------------------------------------------

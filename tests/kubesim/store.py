@@ -7,6 +7,10 @@ lookups even with thousands of Jobs. Stored dicts are never mutated after they a
 Every write bumps the single counter, so resourceVersions are comparable across resources like
 etcd revisions. Each resource keeps a bounded event history so a watch can resume from a
 resourceVersion; resuming from before the retained window is answered with 410 Gone.
+
+A store reloaded from its state directory (``persistence.py``) starts with an empty history and
+a floor at the loaded resourceVersion, as a restarted apiserver's watch cache starts from a
+list at etcd's current revision: a resume from before the restart gets 410 Gone.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class Store:
         self._data: dict[GroupResource, dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: dict[GroupResource, deque[Event]] = {}
         self._compacted: dict[GroupResource, int] = {}
+        self._floor = 0  # no history before this resourceVersion for any resource (restart)
         self._watchers: dict[GroupResource, set[Watcher]] = {}
         self._by_uid: dict[str, ObjectKey] = {}
         self._dependents: dict[str, set[ObjectKey]] = {}
@@ -130,6 +135,32 @@ class Store:
 
     def dependents(self, owner_uid: str) -> list[ObjectKey]:
         return sorted(self._dependents.get(owner_uid, ()))
+
+    # ---- loading (restart from the state directory) ------------------------------------------
+    def restore(self, gr: GroupResource, obj: dict[str, Any]) -> None:
+        """Put back an object read from disk: no new resourceVersion, no event."""
+        meta = obj["metadata"]
+        ns = meta.get("namespace", "")
+        bucket = self._data.setdefault(gr, {}).setdefault(ns, {})
+        old = bucket.get(meta["name"])
+        bucket[meta["name"]] = obj
+        key = (gr, ns, meta["name"])
+        if old is not None:
+            self._by_uid.pop(old["metadata"]["uid"], None)
+        self._by_uid[meta["uid"]] = key
+        self._reindex_owners(key, old, obj)
+
+    def forget(self, gr: GroupResource, namespace: str, name: str) -> None:
+        """Drop an object while replaying a deletion from disk: no new resourceVersion."""
+        old = self._data.get(gr, {}).get(namespace, {}).pop(name, None)
+        if old is not None:
+            self._by_uid.pop(old["metadata"]["uid"], None)
+            self._reindex_owners((gr, namespace, name), old, None)
+
+    def resume_at(self, rv: int) -> None:
+        """Continue the resourceVersion sequence from ``rv`` with no history before it."""
+        self.rv = max(self.rv, rv)
+        self._floor = self.rv
 
     # ---- writes ------------------------------------------------------------------------
     def next_rv(self) -> int:
@@ -198,7 +229,7 @@ class Store:
 
     def events_since(self, gr: GroupResource, rv: int) -> list[Event]:
         """Events after ``rv`` for a resuming watch; raises :class:`TooOld` past the window."""
-        compacted = self._compacted.get(gr, 0)
+        compacted = max(self._compacted.get(gr, 0), self._floor)
         if rv < compacted:
             raise TooOld(rv, compacted + 1)
         return [e for e in self._history.get(gr, ()) if e.rv > rv]
