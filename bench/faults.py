@@ -16,8 +16,11 @@ what is measured is the operator's recovery). Per kind, over the runs:
     python -m bench.faults --runs 3 --kinds none,pods-log-errors
     python -m bench.faults --quick               # 2 runs of each kind
 
-Not covered: an emulator restart from its state directory (kubesim keeps its objects in memory
-only, so a restart loses the cluster; see tests/kubesim/README.md).
+``api-restart`` is the one fault that hits every client, not just the operator: the emulator's
+API server restarts from its state directory (objects, uids and resourceVersions kept, every
+connection and watch cut, the port closed for 1-2 s, watch history gone so resumes get 410),
+while its kubelet keeps the trial pods running, as when a real kube-apiserver restarts (see
+tests/kubesim/README.md).
 """
 
 from __future__ import annotations
@@ -125,6 +128,11 @@ def _pod_log_errors(s: Schedule) -> None:
     s._window(3.0, resource="pods", subresource="log", status=s.rng.choice([500, 503]))
 
 
+def _api_restart(s: Schedule) -> None:
+    s.sim.restart_api(downtime=s.rng.uniform(1.0, 2.0))  # returns once it serves again
+    s.injected += 1
+
+
 ACTIONS: dict[str, Callable[[Schedule], None] | None] = {
     "none": None,
     "5xx-bursts": _bursts_5xx,
@@ -134,6 +142,7 @@ ACTIONS: dict[str, Callable[[Schedule], None] | None] = {
     "410-on-resume": _gone_on_resume,
     "latency-1-2s": _latency,
     "pods-log-errors": _pod_log_errors,
+    "api-restart": _api_restart,
 }
 
 

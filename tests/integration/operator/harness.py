@@ -312,3 +312,18 @@ def eventually(
     predicate: Callable[[], T], timeout: float = 60, message: str | Callable[[], str] = "condition"
 ) -> T:
     return wait_until(predicate, timeout=timeout, message=message)
+
+
+def assert_exactly_once(cluster: Cluster, name: str, trials: int, since: int) -> None:
+    """Every trial ran as one Job, created once, and was recorded once (as succeeded)."""
+    status = cluster.tuningjob(name)["status"]
+    assert status["trials"]["total"] == trials
+    assert status["trials"]["succeeded"] == trials
+    names = sorted(j["metadata"]["name"] for j in cluster.jobs(name))
+    assert names == sorted(f"{name}-{n}" for n in range(trials))
+    creates = [
+        r
+        for r in cluster.sim.requests(since=since, verb="create", resource="jobs")
+        if r["code"] == 201 and r["userAgent"].startswith("kubetune")
+    ]
+    assert len(creates) == trials, "a trial Job was created twice"

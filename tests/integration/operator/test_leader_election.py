@@ -13,7 +13,7 @@ import pytest
 
 from tests.kubesim.harness import wait_until
 
-from .harness import Cluster, OperatorProcess, eventually, tuningjob
+from .harness import Cluster, OperatorProcess, assert_exactly_once, eventually, tuningjob
 
 TAKEOVER_SECONDS = 15 + 2 + 5  # lease duration + one retry period + slack for a busy machine
 
@@ -29,20 +29,6 @@ def pair(
     yield first, second
     for process in (first, second):
         process.stop()
-
-
-def assert_exactly_once(cluster: Cluster, name: str, trials: int, since: int) -> None:
-    status = cluster.tuningjob(name)["status"]
-    assert status["trials"]["total"] == trials
-    assert status["trials"]["succeeded"] == trials
-    names = sorted(j["metadata"]["name"] for j in cluster.jobs(name))
-    assert names == sorted(f"{name}-{n}" for n in range(trials))
-    creates = [
-        r
-        for r in cluster.sim.requests(since=since, verb="create", resource="jobs")
-        if r["code"] == 201 and r["userAgent"].startswith("kubetune")
-    ]
-    assert len(creates) == trials, "a trial Job was created twice"
 
 
 def test_the_second_operator_waits_and_every_trial_runs_once(
