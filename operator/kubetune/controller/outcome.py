@@ -54,7 +54,7 @@ def succeeded_outcome(spec: TuningJobSpec, series: MetricSeries | None) -> Trial
         )
     # Intermediate values are for early stopping: without it, none is journaled.
     judged = spec.early_stopping.algorithm != "none"
-    intermediate = tuple(series.values.get(metric, ())) if series and judged else ()
+    intermediate = series.observations(metric) if series and judged else ()
     return TrialOutcome(
         TrialState.COMPLETE,
         objective=value,

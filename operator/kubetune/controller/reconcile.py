@@ -35,8 +35,7 @@ from kubetune.controller.outcome import (
     stopped_outcome,
     succeeded_outcome,
 )
-from kubetune.metrics.logs import Observation
-from kubetune.search.study import MAX_INTERMEDIATE_VALUES
+from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES, Observation
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 
@@ -113,10 +112,9 @@ def _new_observations(
     if runtime.metrics is None or len(trial.intermediate) >= MAX_INTERMEDIATE_VALUES:
         return ()  # the study keeps no more of them (its last value is recorded at the end)
     latest: dict[int, Observation] = {}
-    # Only the newest values: a trial printing without pause must not make every step (and
-    # so Ctrl-C in `kubetune run`, checked between steps) slower than the last.
-    reported = runtime.metrics.values.get(spec.objective.metric, [])
-    for observation in reported[-MAX_INTERMEDIATE_VALUES:]:
+    # The series keeps a bounded curve (MAX_INTERMEDIATE_VALUES): a trial printing without
+    # pause does not make every step (and so Ctrl-C in `kubetune run`) slower than the last.
+    for observation in runtime.metrics.observations(spec.objective.metric):
         if observation.step not in trial.intermediate and math.isfinite(observation.value):
             latest[observation.step] = observation  # the last value printed for a step wins
     steps = sorted(latest)

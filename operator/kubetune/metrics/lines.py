@@ -49,16 +49,19 @@ class LineSplitter:
             self._keep(data)
             return []
         # bytes.splitlines ends lines at \n, \r and \r\n only (str.splitlines at more).
-        lines = []
-        for piece in data.splitlines(keepends=True):
-            if piece.endswith(b"\r\n"):
-                self._keep(piece[:-2])
-            elif piece.endswith((b"\n", b"\r")):
-                self._keep(piece[:-1])
-            else:  # the partial last line
-                self._keep(piece)
-                break
-            lines.append(self._take())
+        pieces = data.splitlines()
+        partial = None if data.endswith((b"\n", b"\r")) else pieces.pop()
+        first, *rest = pieces  # data holds a line end: one line at least ends in it
+        if self._line or self._capped:  # the first piece ends a line begun in earlier chunks
+            self._keep(first)
+            lines = [self._take()]
+        else:
+            lines = [self._decode(first)]
+        # The lines wholly inside this chunk: decoded straight from their bytes, no copy.
+        decode = self._decode
+        lines += [decode(piece) for piece in rest]
+        if partial is not None:
+            self._keep(partial)
         return lines
 
     def flush(self) -> list[str]:
@@ -74,13 +77,24 @@ class LineSplitter:
         self._line += piece
 
     def _take(self) -> str:
-        # A capped line may end inside a character: drop that partial character rather than
-        # replace it, as it is cut by us, not broken in the log.
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = decoder.decode(bytes(self._line), final=not self._capped)
+        text = _decode_capped(bytes(self._line)) if self._capped else self._line.decode(*_UTF8)
         self._line = bytearray()
         self._capped = False
         return text
+
+    def _decode(self, line: bytes) -> str:
+        if len(line) > self.max_line_bytes:
+            return _decode_capped(line[: self.max_line_bytes])
+        return line.decode(*_UTF8)
+
+
+_UTF8 = ("utf-8", "replace")
+
+
+def _decode_capped(line: bytes) -> str:
+    # A capped line may end inside a character: drop that partial character rather than
+    # replace it, as it is cut by us, not broken in the log.
+    return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(line, final=False)
 
 
 def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[str]:

@@ -19,11 +19,22 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from kubetune.api.patterns import compile_metric_regex
 from kubetune.api.spec import Metrics
-from kubetune.metrics.lines import MAX_LINE_BYTES, iter_lines
+from kubetune.metrics.lines import MAX_LINE_BYTES, LineSplitter, iter_lines
+from kubetune.metrics.series import MetricSeries, Observation
+
+# Observation and MetricSeries live in kubetune.metrics.series; importing them from here, where
+# they are produced, still works.
+__all__ = [
+    "MAX_LINE_CHARS",
+    "STEP_KEYS",
+    "LogMetricsParser",
+    "MetricSeries",
+    "Observation",
+    "parse_log",
+]
 
 MAX_LINE_CHARS = MAX_LINE_BYTES // 4
 """What the parser reads of a line: every character of it is in what the splitter keeps."""
@@ -35,66 +46,29 @@ _KEY_VALUE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One reported value of one metric."""
-
-    metric: str
-    step: int
-    value: float
-
-
-@dataclass
-class MetricSeries:
-    """Every value reported per metric, in the order they were printed."""
-
-    values: dict[str, list[Observation]] = field(default_factory=dict)
-
-    def add(self, observation: Observation) -> None:
-        self.values.setdefault(observation.metric, []).append(observation)
-
-    def count(self, metric: str) -> int:
-        return len(self.values.get(metric, ()))
-
-    def snapshot(self) -> MetricSeries:
-        """A copy that later reports do not change (for a reader while a trial still runs)."""
-        return MetricSeries({name: list(items) for name, items in self.values.items()})
-
-    def latest(self, metric: str) -> float | None:
-        observations = self.values.get(metric)
-        return observations[-1].value if observations else None
-
-    def reduce(self, metric: str, how: str) -> float | None:
-        """The trial's value for a metric: ``last``, ``min`` or ``max`` of its reports."""
-        observations = self.values.get(metric)
-        if not observations:
-            return None
-        numbers = [o.value for o in observations]
-        if how == "last":
-            return numbers[-1]
-        if any(math.isnan(n) for n in numbers):
-            return math.nan
-        return min(numbers) if how == "min" else max(numbers)
-
-
 def _to_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, str):  # first: every key=value pair is one
         try:
             return float(value)
         except ValueError:
             return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
     return None
 
 
 class LogMetricsParser:
-    """Incremental parser: feed it lines as they arrive, read ``series`` at any time."""
+    """Incremental parser: feed it lines (or bytes) as they arrive, read ``series`` at any time.
+
+    A line is matched only when it can hold a metric: the generic formats look for a requested
+    name in it first (a substring test, far cheaper than the pattern), as most lines of a log
+    (and every redraw of a bar without the metric) hold none.
+    """
 
     def __init__(self, metrics: Metrics, names: Sequence[str]) -> None:
-        self._names = frozenset(names)
+        self._names = tuple(dict.fromkeys(names))
         self._regexes = {
             definition.name: compile_metric_regex(definition.regex)  # RE2: linear time
             for definition in metrics.definitions
@@ -103,26 +77,75 @@ class LogMetricsParser:
         fmt = metrics.format
         self._key_value = fmt in ("auto", "keyValue")
         self._json = fmt in ("auto", "json")
+        self._lines = LineSplitter()  # for feed_bytes: a partial last line waits for its end
         self.series = MetricSeries()
 
     def feed_lines(self, lines: Iterable[str]) -> MetricSeries:
+        feed = self.feed
         for line in lines:
-            self.feed(line)
+            feed(line)
         return self.series
+
+    def feed_bytes(self, chunk: bytes) -> None:
+        """A piece of a log as read, cut into lines by the rule every log path follows."""
+        self.feed_lines(self._lines.feed(chunk))
+
+    def close(self) -> MetricSeries:
+        """The log ended: its last line counts without a line end."""
+        return self.feed_lines(self._lines.flush())
+
+    def feed_chunks(self, chunks: Iterable[bytes]) -> MetricSeries:
+        """Every line of a whole log that arrives in chunks (a stream, a file's reads)."""
+        for chunk in chunks:
+            self.feed_bytes(chunk)
+        return self.close()
 
     def feed_text(self, text: str) -> MetricSeries:
         """Every line of a whole log, cut by the rule every log path follows."""
         return self.feed_lines(iter_lines([text.encode("utf-8", errors="surrogatepass")]))
 
     def feed(self, line: str) -> None:
+        # The hot path of every log read (a tqdm bar is a line per redraw): no call per line
+        # that is not needed, and a line that names no requested metric costs a substring test.
         line = line[:MAX_LINE_CHARS]
-        found: dict[str, float] = {}
-        step: int | None = None
-        stripped = line.strip()
-        if self._json and stripped.startswith("{"):
-            found, step = self._parse_json(stripped)
-        elif self._key_value:
-            found, step = self._parse_key_value(line)
+        if self._regexes:
+            self._feed_with_definitions(line)
+            return
+        for name in self._names:
+            if name in line:
+                break
+        else:
+            if not (self._json and "\\" in line):  # a JSON key may spell a name with escapes
+                return
+        found, step = self._parse_generic(line)
+        record = self.series.record
+        for name, value in found.items():
+            record(name, value, step)
+
+    def _mentions(self, line: str) -> bool:
+        """Whether a generic format could find a requested metric in ``line``: its name is in
+        it, or a backslash is (a JSON key may spell it with escapes)."""
+        return any(name in line for name in self._names) or (self._json and "\\" in line)
+
+    def _parse_generic(self, line: str) -> tuple[dict[str, float], int | None]:
+        """The metrics ``line`` holds in the format (key=value or JSON) it is written in."""
+        if self._json and "{" in line:
+            stripped = line.strip()
+            if stripped.startswith("{"):
+                return self._parse_json(stripped)
+        if self._key_value:
+            pairs = dict(_KEY_VALUE.findall(line))
+            found = {name: float(pairs[name]) for name in self._names if name in pairs}
+            return found, _step_of(pairs) if found else None
+        return {}, None
+
+    def _record_all(self, found: Mapping[str, float], step: int | None) -> None:
+        record = self.series.record
+        for name, value in found.items():
+            record(name, value, step)
+
+    def _feed_with_definitions(self, line: str) -> None:
+        found, step = self._parse_generic(line) if self._mentions(line) else ({}, None)
         matched: list[tuple[str, float]] = []
         for name, regex in self._regexes.items():
             found.pop(name, None)  # a definition overrides the generic format for its metric
@@ -135,15 +158,8 @@ class LogMetricsParser:
             # epoch=N or iteration=N written anywhere on it (in every format, regex included).
             line_step = step if step is not None else _step_of(dict(_KEY_VALUE.findall(line)))
             for name, value in matched:
-                self._record(name, value, line_step)
-        for name, value in found.items():
-            self._record(name, value, step)
-
-    def _record(self, name: str, value: float, step: int | None) -> None:
-        if step is None:
-            previous = self.series.values.get(name)
-            step = previous[-1].step + 1 if previous else 0
-        self.series.add(Observation(name, step, value))
+                self.series.record(name, value, line_step)
+        self._record_all(found, step)
 
     def _parse_json(self, text: str) -> tuple[dict[str, float], int | None]:
         try:
@@ -154,22 +170,17 @@ class LogMetricsParser:
             return {}, None
         found = {
             name: number
-            for name, raw in document.items()
-            if name in self._names and (number := _to_float(raw)) is not None
+            for name in self._names
+            if name in document and (number := _to_float(document[name])) is not None
         }
         return found, _step_of(document)
-
-    def _parse_key_value(self, line: str) -> tuple[dict[str, float], int | None]:
-        pairs = dict(_KEY_VALUE.findall(line))
-        found = {name: float(value) for name, value in pairs.items() if name in self._names}
-        return found, _step_of(pairs) if found else None
 
 
 def _step_of(values: Mapping[str, object]) -> int | None:
     for key in STEP_KEYS:
         if key in values:
             number = _to_float(values[key])
-            if number is not None and math.isfinite(number) and number >= 0:
+            if number is not None and 0 <= number < math.inf:  # not NaN, not infinite
                 return int(number)
     return None
 

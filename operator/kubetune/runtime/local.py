@@ -33,13 +33,12 @@ from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.template import primary_container_index, render_trial_job
-from kubetune.metrics.lines import LineSplitter, read_lines
+from kubetune.metrics.lines import read_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import PrometheusMetrics, TrialRef
 from kubetune.names import trial_name
 from kubetune.runtime.oom import OomWitness, memory_events_path
 from kubetune.runtime.processes import kill_tree
-from kubetune.search.study import MAX_INTERMEDIATE_VALUES
 from kubetune.trials import ParamValue
 
 log = logging.getLogger(__name__)
@@ -51,8 +50,6 @@ INDEX_ENV = "JOB_COMPLETION_INDEX"
 # next look), in chunks of this size.
 MAX_POLL_SECONDS = 0.1
 POLL_CHUNK_BYTES = 32 * 1024
-# Values of each metric a running trial's follower keeps (the newest).
-LIVE_VALUES_KEPT = 2 * MAX_INTERMEDIATE_VALUES
 
 
 def completion_indexes(rendered: Mapping[str, Any]) -> int:
@@ -129,14 +126,14 @@ class _LogFollower:
     """Parses a running trial's log incrementally: each call reads only the new bytes.
 
     They are read in bounded chunks and cut into lines the way the final parse of the whole log
-    cuts them (``LineSplitter``): a huge line costs time, never memory.
+    cuts them (``LineSplitter``): a huge line costs time, never memory, and the series keeps a
+    bounded curve however much the trial prints.
     """
 
     def __init__(self, job: TuningJob, path: Path) -> None:
         self.path = path
         self.parser = LogMetricsParser(job.spec.metrics, job.spec.recorded_metrics)
         self.offset = 0
-        self.lines = LineSplitter()  # holds a partial last line until its end arrives
 
     def poll(self) -> MetricSeries:
         """What the trial printed since the last call, for at most ``MAX_POLL_SECONDS``: a
@@ -152,16 +149,9 @@ class _LogFollower:
                     if not chunk:
                         break
                     self.offset += len(chunk)
-                    for line in self.lines.feed(chunk):
-                        self.parser.feed(line)
+                    self.parser.feed_bytes(chunk)  # a partial last line waits for its end
         except OSError:
             pass
-        # Only the newest values matter while it runs (early stopping judges the latest ones;
-        # the trial's result is parsed from the whole log when it ends): keep memory and the
-        # per-step copy bounded however much it prints.
-        for values in self.parser.series.values.values():
-            if len(values) > 2 * LIVE_VALUES_KEPT:
-                del values[:-LIVE_VALUES_KEPT]
         return self.parser.series
 
 

@@ -20,7 +20,7 @@ from optuna.trial import TrialState as OptunaState
 from kubetune.api.errors import SpecError
 from kubetune.api.loading import parse_tuningjob
 from kubetune.api.spec import EarlyStopping, Strategy, TuningJob, violations
-from kubetune.metrics.logs import Observation
+from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES, Observation
 from kubetune.names import API_VERSION, KIND
 from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
@@ -53,10 +53,6 @@ _OPTUNA_STATES = {
     TrialState.FAILED: OptunaState.FAIL,
     TrialState.PRUNED: OptunaState.PRUNED,
 }
-
-
-# Per trial: what early stopping judges, and what reports plot. Values beyond are not journaled.
-MAX_INTERMEDIATE_VALUES = 1_000
 
 
 class SearchSpaceChanged(ValueError):

@@ -64,10 +64,10 @@ def test_following_a_log_keeps_only_the_start_of_a_huge_line(
 
     series = follower.poll()  # the huge line is not over yet: it waits for its end
     _, peak = tracemalloc.get_traced_memory()
-    assert [(o.step, o.value) for o in series.values["loss"]] == [(0, 0.75)]
+    assert [(o.step, o.value) for o in series.observations("loss")] == [(0, 0.75)]
     assert peak < 4 * 1024 * 1024
 
     with log.open("ab") as output:
         output.write(b" loss=0.6\nstep=2 loss=0.5\n")
     series = follower.poll()
-    assert [(o.step, o.value) for o in series.values["loss"]] == [(0, 0.75), (2, 0.5)]
+    assert [(o.step, o.value) for o in series.observations("loss")] == [(0, 0.75), (2, 0.5)]

@@ -24,7 +24,7 @@ NAMES = ["loss", "val-loss", "accuracy"]
 def parsed(text: str, names: list[str] = NAMES, **metrics: Any) -> dict[str, list[tuple]]:
     """``{metric: [(step, value), ...]}`` for everything found in ``text``."""
     series = parse_log(Metrics(**metrics), names, text)
-    return {name: [(o.step, o.value) for o in values] for name, values in series.values.items()}
+    return {name: [(o.step, o.value) for o in series.observations(name)] for name in series.names()}
 
 
 def regex_metrics(format_: str = "auto", **definitions: str) -> dict[str, Any]:
@@ -159,8 +159,8 @@ def test_json_ignores_garbage_fields_and_keeps_numbers() -> None:
 
 def test_json_nan_and_infinity() -> None:
     series = parse_log(Metrics(), NAMES, '{"loss": NaN, "accuracy": Infinity}')
-    assert math.isnan(series.values["loss"][0].value)
-    assert series.values["accuracy"][0].value == math.inf
+    assert math.isnan(series.observations("loss")[0].value)
+    assert series.observations("accuracy")[0].value == math.inf
 
 
 @pytest.mark.parametrize(
@@ -305,7 +305,7 @@ def test_garbage_and_binary_junk_between_metrics() -> None:
 def test_never_raises_on_arbitrary_text(text: str) -> None:
     for fmt in ("auto", "keyValue", "json"):
         series = parse_log(Metrics(format=fmt), NAMES, text)
-        assert set(series.values) <= set(NAMES)
+        assert set(series.names()) <= set(NAMES)
 
 
 @given(st.binary(max_size=2000))
@@ -313,7 +313,9 @@ def test_never_raises_on_arbitrary_bytes(data: bytes) -> None:
     text = data.decode("utf-8", errors="replace")
     metrics = Metrics(**regex_metrics("auto", loss=r"loss[:=]\s*(\S+)"))
     series = parse_log(metrics, NAMES, text)
-    assert all(isinstance(o.value, float) for values in series.values.values() for o in values)
+    assert all(
+        isinstance(o.value, float) for name in series.names() for o in series.observations(name)
+    )
 
 
 @given(st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=20))

@@ -17,7 +17,7 @@ def parsed(text: str, format_: str, **definitions: str) -> dict[str, list[tuple[
         "definitions": [{"name": name, "regex": regex} for name, regex in definitions.items()],
     }
     series = parse_log(Metrics(**metrics), NAMES, text)
-    return {name: [(o.step, o.value) for o in values] for name, values in series.values.items()}
+    return {name: [(o.step, o.value) for o in series.observations(name)] for name in series.names()}
 
 
 @pytest.mark.parametrize("format_", ["regex", "auto", "keyValue"])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import optuna
 from kubetune.metrics.logs import Observation
-from kubetune.search.study import MAX_INTERMEDIATE_VALUES, StudyStore
+from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES
+from kubetune.search.study import StudyStore
 from kubetune.trials import TrialOutcome, TrialState
 
 from tests.unit.manifests import job, manifest, tweak

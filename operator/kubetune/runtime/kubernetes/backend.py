@@ -23,7 +23,6 @@ from kubetune.api.spec import TuningJob
 from kubetune.api.status import TrialReason
 from kubetune.controller.model import Phase, RuntimeTrial
 from kubetune.controller.template import primary_container_name, render_trial_job
-from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 from kubetune.metrics.prometheus import (
     PrometheusAuth,
@@ -302,10 +301,9 @@ class KubernetesBackend:
             pod, self.namespace, container=self.primary_container, _preload_content=False
         )
         try:
-            parser.feed_lines(iter_lines(response.stream(LOG_CHUNK_BYTES)))
+            return parser.feed_chunks(response.stream(LOG_CHUNK_BYTES))
         finally:
             response.release_conn()
-        return parser.series
 
     def launch(self, number: int, params: Mapping[str, ParamValue]) -> None:
         if number in self._launched:

@@ -20,7 +20,6 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from kubetune.api.spec import TuningJobSpec
-from kubetune.metrics.lines import iter_lines
 from kubetune.metrics.logs import LogMetricsParser, MetricSeries
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,18 @@ class LogFollower:
             except Exception:  # a stream that is already gone
                 log.debug("closing the log stream of %s failed", self.pod, exc_info=True)
 
+    def _feed(self, chunk: bytes | None) -> None:
+        """Parse a chunk (a chunk's lines at once: one lock, one wake-up), None at the end."""
+        with self._lock:
+            before = self._parser.series.count(self._objective)
+            if chunk is None:
+                self._parser.close()
+            else:
+                self._parser.feed_bytes(chunk)
+            changed = self._parser.series.count(self._objective) != before
+        if changed and self.on_change is not None:
+            self.on_change()
+
     def _run(self) -> None:
         try:
             self._response = self.core.read_namespaced_pod_log(
@@ -83,15 +94,12 @@ class LogFollower:
                 _preload_content=False,
             )
             try:
-                for line in iter_lines(self._response.stream(CHUNK_BYTES)):
+                for chunk in self._response.stream(CHUNK_BYTES):
                     if self._stopped.is_set():
                         break
-                    with self._lock:
-                        before = self._parser.series.count(self._objective)
-                        self._parser.feed(line)
-                        changed = self._parser.series.count(self._objective) != before
-                    if changed and self.on_change is not None:
-                        self.on_change()
+                    self._feed(chunk)
+                else:
+                    self._feed(None)  # the log ended: its last line counts without a line end
             finally:
                 self._response.release_conn()
         except (ApiException, HTTPError, OSError, ValueError) as error:
