@@ -9,13 +9,15 @@ the same chunks without cutting or parsing ("read once"). Memory: the growth of 
     .venv/bin/python -m bench.log_lines --mb 20 --lines 20000   # smaller
 
 Cases: one line of ``--mb`` MiB without a line end; a tqdm bar redrawn ``--lines`` times with
-``\r``, a metric in each redraw; ``--lines`` short ``\n`` lines. Every metric printed is kept
-by the parser (one report per line), so the last two grow with the number of reports.
+``\r``, a metric in each redraw; ``--lines`` short ``\n`` lines. Every metric printed is a
+report (one per line); the parser keeps aggregates and a bounded curve of them
+(``kubetune.metrics.series``), so memory does not grow with the number of reports.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from collections.abc import Callable, Iterator
@@ -86,6 +88,7 @@ class Result:
     case: str
     megabytes: float
     seconds: float
+    cpu_seconds: float
     read_once: float
     rss_growth_mib: float
     reports: int
@@ -105,26 +108,30 @@ def run(case: Case, size: int) -> Result:
     read_once = time.perf_counter() - start
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     parser = LogMetricsParser(Metrics(), ["loss"])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     parser.feed_lines(iter_lines(case.chunks(size)))
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu  # what wall time is on an idle machine
     growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     reports = parser.series.count("loss")
     correct = reports == case.expect_reports(size) and parser.series.latest("loss") == (
         case.expect_last
     )
-    return Result(case.name, size / (1 << 20), seconds, read_once, growth, reports, correct)
+    return Result(
+        case.name, size / (1 << 20), seconds, cpu_seconds, read_once, growth, reports, correct
+    )
 
 
 def table(results: list[Result]) -> str:
     rows = [
-        "| log | MiB | cut and parsed (s) | read once (s) | peak RSS growth (MiB) "
-        "| loss reports | right |",
-        "|---|---|---|---|---|---|---|",
+        "| log | MiB | cut and parsed (s) | of which CPU (s) | read once (s) "
+        "| peak RSS growth (MiB) | loss reports | right |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rows.append(
-            f"| {r.case} | {r.megabytes:.1f} | {r.seconds:.2f} | {r.read_once:.2f} "
+            f"| {r.case} | {r.megabytes:.1f} | {r.seconds:.2f} | {r.cpu_seconds:.2f} "
+            f"| {r.read_once:.2f} "
             f"| {r.rss_growth_mib:.1f} | {r.reports:,} | {'yes' if r.correct else 'NO'} |"
         )
     return "\n".join(rows)
@@ -136,6 +143,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=200_000, help="bar redraws, lines (200,000)")
     args = parser.parse_args()
     print(describe(machine()))
+    print(f"load average (1 min) before: {os.getloadavg()[0]:.1f}")
     print(table([run(case, size_of(case, args.mb, args.lines)) for case in CASES]))
 
 

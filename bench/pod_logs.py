@@ -4,12 +4,15 @@ Two trials the issue names, each a one-trial TuningJob run by the operator again
 
 * ``line``: one line of ``--mb`` MB (no line end until the end), then ``loss=0.25``;
 * ``tqdm``: a progress bar redrawn ``--updates`` times with ``\\r`` (``step=N loss=...``), then
-  a last line ``loss=0.25``.
+  a last line ``loss=0.25``;
+* ``short``: the line ``loss=0.25`` alone, the baseline: what recording any trial costs.
 
 Reported per case: whether the trial was recorded right (Complete, objective 0.25), the
-operator's peak RSS growth (VmHWM after minus before), the time from the trial's pod finishing
-to the TuningJob complete, and the time a plain client takes to read the same log once through
-the API (stream and discard): the goal is < 50 MiB and within 2x of reading it once.
+operator's peak RSS growth (VmHWM after minus before) and CPU time (from the TuningJob's
+creation to its completion), the time from the trial's pod finishing to the TuningJob complete,
+and the time a plain client takes to read the same log once through the API (stream and
+discard): the goal is < 50 MiB and within 2x of reading it once. The machine's load average is
+printed before and after.
 
     python -m bench.pod_logs [--mb 200] [--updates 200000] [--early-stopping]
 """
@@ -17,6 +20,7 @@ the API (stream and discard): the goal is < 50 MiB and within 2x of reading it o
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -33,6 +37,7 @@ LINE = (
     "for _ in range({mb}): sys.stdout.write(chunk)\n"
     "sys.stdout.write('\\nloss=0.25\\n')\n"
 )
+SHORT = "print('loss=0.25')\n"
 TQDM = (
     "import sys\n"
     "for i in range({updates}): sys.stdout.write(f'\\rstep={{i}} loss={{1 + 1 / (i + 1):.6f}}')\n"
@@ -75,6 +80,7 @@ def run_case(case: str, script: str, early_stopping: bool, work_dir: Path) -> di
                 container=container,
                 early_stopping=stopping,
             )
+            created = proc_sample(pid)
             custom.create_namespaced_custom_object(
                 "kubetune.io", "v1alpha1", "default", "tuningjobs", body
             )
@@ -87,6 +93,7 @@ def run_case(case: str, script: str, early_stopping: bool, work_dir: Path) -> di
             )
             recorded = time.perf_counter() - finished
             after = proc_sample(pid)
+            cpu = after.cpu_seconds - created.cpu_seconds
             began = time.perf_counter()
             response = core.read_namespaced_pod_log(pod, "default", _preload_content=False)
             size = sum(len(chunk) for chunk in response.stream(64 * 1024))
@@ -100,6 +107,7 @@ def run_case(case: str, script: str, early_stopping: bool, work_dir: Path) -> di
         "log_mib": size / (1 << 20),
         "right": status["trials"]["succeeded"] == 1 and best.get("objective") == 0.25,
         "rss_growth_mib": after.peak_rss_mib - before.peak_rss_mib,
+        "cpu_s": cpu,
         "recorded_s": recorded,
         "read_once_s": read_once,
     }
@@ -134,19 +142,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--early-stopping", action="store_true", help="also with early stopping")
     args = parser.parse_args(argv)
     print(describe(machine()))
+    print(f"load average (1 min) before: {os.getloadavg()[0]:.1f}")
     work_dir = Path(tempfile.mkdtemp(prefix="kubetune-pod-logs-"))
-    cases = [("line", LINE.format(mb=args.mb)), ("tqdm", TQDM.format(updates=args.updates))]
+    cases = [
+        ("short", SHORT),
+        ("line", LINE.format(mb=args.mb)),
+        ("tqdm", TQDM.format(updates=args.updates)),
+    ]
     modes = [False, True] if args.early_stopping else [False]
     rows = [run_case(case, script, mode, work_dir) for mode in modes for case, script in cases]
+    print(f"load average (1 min) after: {os.getloadavg()[0]:.1f}")
     print(
         "\n| trial output | log (MiB) | recorded right | operator peak RSS growth (MiB) "
-        "| pod done -> recorded (s) | read once (s) |"
+        "| operator CPU (s) | pod done -> recorded (s) | read once (s) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row['case']} | {row['log_mib']:.1f} | {'yes' if row['right'] else 'NO'} | "
-            f"{row['rss_growth_mib']:.1f} | {row['recorded_s']:.2f} | {row['read_once_s']:.2f} |"
+            f"{row['rss_growth_mib']:.1f} | {row['cpu_s']:.2f} | {row['recorded_s']:.2f} | "
+            f"{row['read_once_s']:.2f} |"
         )
     return 0 if all(r["right"] for r in rows) else 1
 
