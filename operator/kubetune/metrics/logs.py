@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from kubetune.api.patterns import compile_metric_regex
 from kubetune.api.spec import Metrics
-from kubetune.metrics.lines import MAX_LINE_BYTES, LineSplitter, iter_lines
+from kubetune.metrics.lines import MAX_LINE_BYTES, LineSplitter
 from kubetune.metrics.series import MetricSeries, Observation
 
 # Observation and MetricSeries live in kubetune.metrics.series; importing them from here, where
@@ -102,30 +102,22 @@ class LogMetricsParser:
 
     def feed_text(self, text: str) -> MetricSeries:
         """Every line of a whole log, cut by the rule every log path follows."""
-        return self.feed_lines(iter_lines([text.encode("utf-8", errors="surrogatepass")]))
+        return self.feed_chunks([text.encode("utf-8", errors="surrogatepass")])
 
     def feed(self, line: str) -> None:
-        # The hot path of every log read (a tqdm bar is a line per redraw): no call per line
-        # that is not needed, and a line that names no requested metric costs a substring test.
         line = line[:MAX_LINE_CHARS]
         if self._regexes:
             self._feed_with_definitions(line)
-            return
-        for name in self._names:
-            if name in line:
-                break
-        else:
-            if not (self._json and "\\" in line):  # a JSON key may spell a name with escapes
-                return
-        found, step = self._parse_generic(line)
-        record = self.series.record
-        for name, value in found.items():
-            record(name, value, step)
+        elif self._mentions(line):  # most lines are not looked at further
+            self._record_all(*self._parse_generic(line))
 
     def _mentions(self, line: str) -> bool:
         """Whether a generic format could find a requested metric in ``line``: its name is in
         it, or a backslash is (a JSON key may spell it with escapes)."""
-        return any(name in line for name in self._names) or (self._json and "\\" in line)
+        for name in self._names:  # a loop, not any(): this runs for every line of every log
+            if name in line:
+                return True
+        return self._json and "\\" in line
 
     def _parse_generic(self, line: str) -> tuple[dict[str, float], int | None]:
         """The metrics ``line`` holds in the format (key=value or JSON) it is written in."""
