@@ -113,6 +113,8 @@ class MetricSeries:
     def reduce(self, metric: str, how: str) -> float | None:
         """The trial's value for a metric over every report: ``last``, ``min`` or ``max`` (NaN
         when any report was NaN, as ``min``/``max`` of the values would not be defined)."""
+        if how not in ("last", "min", "max"):
+            raise ValueError(f"no such objective value: {how!r} (last, min or max)")
         track = self._tracks.get(metric)
         if track is None:
             return None

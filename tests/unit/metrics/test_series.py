@@ -119,3 +119,10 @@ def test_a_200000_update_bar_is_read_whole_and_kept_bounded() -> None:
     assert len(kept) <= MAX_INTERMEDIATE_VALUES + 1
     assert kept[0] == Observation("loss", 0, 2.0)
     assert kept[-1] == Observation("loss", 200_000, 0.25)  # the step after the bar's last
+
+
+def test_an_unknown_objective_value_is_an_error() -> None:
+    series = MetricSeries()
+    series.record("loss", 1.0)
+    with pytest.raises(ValueError, match="'mean'"):
+        series.reduce("loss", "mean")
