@@ -38,7 +38,7 @@ class TrialRecord:
     number: int
     state: TrialState
     params: Mapping[str, ParamValue]
-    objective: float | None = None
+    objective: float | None = None  # single-objective only (None in a multi-objective study)
     metrics: Mapping[str, float] = field(default_factory=dict)
     reason: str | None = None
     message: str | None = None
@@ -46,6 +46,9 @@ class TrialRecord:
     # Infrastructure interruptions the trial lived through (eviction, preemption, node loss),
     # journaled once each: what interrupted it (a pod's or Job's uid) -> what happened.
     interruptions: Mapping[str, str] = field(default_factory=dict)
+    # Multi-objective: the value of each of spec.objectives, in order, once the trial has them
+    # (``objective`` holds the one value of a single-objective study; this stays None there).
+    values: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,3 +61,5 @@ class TrialOutcome:
     reason: str | None = None
     message: str | None = None
     intermediate: tuple[Observation, ...] = ()
+    # Multi-objective: the value of each of spec.objectives (``objective`` stays None).
+    values: tuple[float, ...] | None = None

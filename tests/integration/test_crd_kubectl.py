@@ -79,6 +79,18 @@ def quickstart(name: str) -> dict[str, Any]:
     return document
 
 
+def printed_row(table: str) -> dict[str, str]:
+    """The one row of ``kubectl get``'s table by column header (empty cells kept: kubectl
+    aligns the columns, and a cell starts where its header does)."""
+    header, row = table.splitlines()[:2]
+    starts = [match.start() for match in re.finditer(r"\S+", header)]
+    ends = [*starts[1:], None]
+    return {
+        header[start:end].strip(): row[start:end].strip()
+        for start, end in zip(starts, ends, strict=True)
+    }
+
+
 def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
@@ -150,7 +162,7 @@ def test_valid_tuningjob_is_stored_with_defaults_and_listed(
     expected["trialTemplate"].update(apiVersion="batch/v1", kind="Job")
     assert stored["spec"] == expected
     header = kubectl("get", "tuningjobs", "-n", namespace).stdout.splitlines()[0].split()
-    assert header == ["NAME", "STATUS", "SUCCEEDED", "TOTAL", "BEST", "AGE"]
+    assert header == ["NAME", "STATUS", "SUCCEEDED", "TOTAL", "BEST", "FRONT", "AGE"]
 
 
 def test_unknown_fields_fail_kubectl_strict_validation(kubectl: Kubectl, namespace: str) -> None:
@@ -202,10 +214,55 @@ def test_printer_columns_read_the_status(kubectl: Kubectl, namespace: str) -> No
         "-p",
         json.dumps({"status": status}),
     )
-    row = kubectl("get", "tj", "done", "-n", namespace, "--no-headers").stdout.split()
-    assert row[:5] == ["done", "Complete", "23", "24", "52.5"]
+    row = printed_row(kubectl("get", "tj", "done", "-n", namespace).stdout)
+    assert row == {
+        "NAME": "done",
+        "STATUS": "Complete",
+        "SUCCEEDED": "23",
+        "TOTAL": "24",
+        "BEST": "52.5",
+        "FRONT": "",
+        "AGE": row["AGE"],
+    }
     stored = json.loads(kubectl("get", "tj", "done", "-n", namespace, "-o", "json").stdout)
     assert stored["status"] == status
+
+
+def test_printer_columns_of_a_multi_objective_tuningjob(kubectl: Kubectl, namespace: str) -> None:
+    document = quickstart("front")
+    spec = document["spec"]
+    metric = spec.pop("objective")["metric"]
+    spec["objectives"] = [
+        {"metric": metric, "direction": "minimize"},
+        {"metric": "latency-ms", "direction": "minimize"},
+    ]
+    spec.pop("earlyStopping", None)
+    kubectl("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump(document))
+    status = {
+        "trials": {"active": 1, "succeeded": 5, "failed": 0, "pruned": 0, "total": 6},
+        "paretoFront": [
+            {
+                "name": "front-2",
+                "number": 2,
+                "objectives": {metric: 50.0, "latency-ms": 9.5},
+                "parameters": {"learning_rate": 0.05},
+            }
+        ],
+        "paretoFrontSize": 1,
+    }
+    kubectl(
+        "patch",
+        "tj",
+        "front",
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
+    row = printed_row(kubectl("get", "tj", "front", "-n", namespace).stdout)
+    assert (row["SUCCEEDED"], row["TOTAL"], row["BEST"], row["FRONT"]) == ("5", "6", "", "1")
 
 
 @pytest.mark.parametrize(

@@ -239,8 +239,14 @@ def _printer_columns() -> list[Schema]:
         {
             "name": "Best",
             "type": "number",
-            "description": "The best objective value so far.",
+            "description": "The best objective value so far (single objective).",
             "jsonPath": ".status.bestTrial.objective",
+        },
+        {
+            "name": "Front",
+            "type": "integer",
+            "description": "Trials on the Pareto front (spec.objectives).",
+            "jsonPath": ".status.paretoFrontSize",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

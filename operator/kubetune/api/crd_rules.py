@@ -148,10 +148,68 @@ SPEC_RULES: list[Rule] = [
     ),
 ]
 
+_OBJECTIVE = _set("objective")
+_OBJECTIVES = _set("objectives")
 _METRIC_NAMES = (
+    f"({_OBJECTIVES} ? self.objectives.map(o, o.metric) : {_OBJECTIVE} ? "
     "([self.objective.metric] + (has(self.objective.additionalMetrics) "
-    "? self.objective.additionalMetrics : []))"
+    "? self.objective.additionalMetrics : [])) : [])"
 )
+_SINGLE_ONLY = f"!{_OBJECTIVES}"
+
+OBJECTIVES_RULES: list[Rule] = [
+    _rule(
+        f"{_OBJECTIVE} || {_OBJECTIVES}",
+        "required (or spec.objectives, for 2-4 metrics)",
+        ".objective",
+    ),
+    _rule(
+        f"!({_OBJECTIVE} && {_OBJECTIVES})",
+        "give objective (one metric) or objectives (2-4 metrics), not both",
+        ".objectives",
+    ),
+    _rule(
+        f"!{_OBJECTIVES} || size(self.objectives) >= 2",
+        "need 2-4 items (for one metric use spec.objective)",
+        ".objectives",
+    ),
+    _rule(
+        f"!{_OBJECTIVES} || self.objectives.all(o, "
+        "self.objectives.exists_one(p, p.metric == o.metric))",
+        "metrics must be unique",
+        ".objectives",
+    ),
+    _rule(
+        f"{_SINGLE_ONLY} || !has(self.strategy) || "
+        "self.strategy.algorithm in ['bayesian', 'random', 'grid', 'gp']",
+        "optimizes a single objective; with spec.objectives use one of bayesian, random, grid, gp",
+        ".strategy.algorithm",
+    ),
+    _rule(
+        f"{_SINGLE_ONLY} || !has(self.earlyStopping) || self.earlyStopping.algorithm == 'none'",
+        "compares one objective across trials; with spec.objectives use none",
+        ".earlyStopping.algorithm",
+    ),
+    _rule(
+        f"{_SINGLE_ONLY} || !{_set('diagnosis')}",
+        "diagnoses the best trial of a single objective; not available with spec.objectives",
+        ".diagnosis",
+    ),
+    _rule(
+        f"{_SINGLE_ONLY} || !{_set('warmStart')} || self.warmStart.type != 'transferLearning'",
+        "transferLearning relates one objective across jobs; with spec.objectives use "
+        "identicalDataAndAlgorithm",
+        ".warmStart.type",
+    ),
+    _rule(
+        f"({_OBJECTIVES} ? size(self.objectives) : 1) == "
+        f"({_set('objectives', 'oldSelf')} ? size(oldSelf.objectives) : 1)",
+        "the number of objectives cannot change once the TuningJob exists (its study is "
+        "single- or multi-objective): clone the TuningJob instead",
+        ".objectives",
+        reason="FieldValueForbidden",
+    ),
+]
 _REGEX = "(has(self.metrics) && self.metrics.source == 'logs' && self.metrics.format == 'regex')"
 _DEFINED = "(has(self.metrics.definitions) && self.metrics.definitions.exists(d, d.name == m))"
 _PROMETHEUS = "(has(self.metrics) && self.metrics.source == 'prometheus')"
@@ -187,7 +245,10 @@ OBJECTIVE_RULES: list[Rule] = [
 ]
 
 _DIAGNOSIS = _set("diagnosis")
-_ADDITIONAL = "(has(self.objective.additionalMetrics) ? self.objective.additionalMetrics : [])"
+_ADDITIONAL = (
+    f"({_OBJECTIVE} && has(self.objective.additionalMetrics) "
+    "? self.objective.additionalMetrics : [])"
+)
 _TEST_METRIC = _set("testMetric", "self.diagnosis")
 
 DIAGNOSIS_RULES: list[Rule] = [
@@ -223,7 +284,7 @@ def add_rules(spec: Schema) -> Schema:
     """Attach the rules to the spec's schema (from ``build_schema``); returns it."""
     props = spec["properties"]
     spec.setdefault("x-kubernetes-validations", []).extend(
-        [*SPEC_RULES, *DIAGNOSIS_RULES, *METRICS_RULES]
+        [*SPEC_RULES, *OBJECTIVES_RULES, *DIAGNOSIS_RULES, *METRICS_RULES]
     )
     props["parameters"]["items"].setdefault("x-kubernetes-validations", []).extend(PARAMETER_RULES)
     props["objective"].setdefault("x-kubernetes-validations", []).extend(OBJECTIVE_RULES)

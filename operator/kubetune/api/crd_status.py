@@ -11,11 +11,13 @@ import copy
 from typing import Any
 
 from kubetune.api.status import (
+    MAX_PARETO_FRONT,
     AuxiliaryConditionType,
     AuxiliaryReason,
     BestTrial,
     ConditionType,
     DiagnosisStatus,
+    ParetoTrial,
     Reason,
     SummaryConditionType,
     TrialCounts,
@@ -134,7 +136,20 @@ _STATUS_DESCRIPTIONS: dict[str, str] = {
         "count towards maxTrials, never as failures."
     ),
     "status.trials.total": "Trials started so far, in every state.",
-    "status.bestTrial": "The best finished trial so far, by spec.objective.",
+    "status.bestTrial": (
+        "The best finished trial so far, by spec.objective. Absent with spec.objectives "
+        "(no trial is best on every objective): see paretoFront."
+    ),
+    "status.paretoFront": (
+        "With spec.objectives: the finished feasible trials no other trial beats on every "
+        "objective (the Pareto front), by trial number. At most 20: when the front is larger, "
+        "the 20 that spread over it best (the least crowded ones, as NSGA-II picks them; the "
+        "extremes of each objective always stay). paretoFrontSize says how many there are."
+    ),
+    "status.paretoFront[].name": "Name of the trial (<tuningjob>-<number>).",
+    "status.paretoFront[].number": "Trial number, counting from 0.",
+    "status.paretoFront[].objectives": "The trial's value of each objective, by metric name.",
+    "status.paretoFront[].parameters": "The trial's parameter values, by parameter name.",
     "status.bestTrial.name": "Name of the trial (<tuningjob>-<number>).",
     "status.bestTrial.number": "Trial number, counting from 0.",
     "status.bestTrial.parameters": "The trial's parameter values, by parameter name.",
@@ -160,8 +175,9 @@ def status_schema() -> Schema:
     hints = SchemaHints(descriptions=_STATUS_DESCRIPTIONS)
     trials, _ = model_schema(TrialCounts, "status.trials", hints)
     best, _ = model_schema(BestTrial, "status.bestTrial", hints)
+    pareto, _ = model_schema(ParetoTrial, "status.paretoFront[]", hints)
     diagnosis, _ = model_schema(DiagnosisStatus, "status.diagnosis", hints)
-    for schema in (trials, best, diagnosis):
+    for schema in (trials, best, pareto, diagnosis):
         strip_defaults(schema)  # the operator writes status; defaults there add nothing
     for counter in trials["properties"].values():
         counter["minimum"] = 0
@@ -184,6 +200,21 @@ def status_schema() -> Schema:
             },
             "trials": trials,
             "bestTrial": best,
+            "paretoFront": {
+                "description": _STATUS_DESCRIPTIONS["status.paretoFront"],
+                "type": "array",
+                "maxItems": MAX_PARETO_FRONT,
+                "items": pareto,
+            },
+            "paretoFrontSize": {
+                "description": (
+                    "With spec.objectives: how many trials are on the Pareto front, also those "
+                    "paretoFront leaves out."
+                ),
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+            },
             "warmStartTrials": {
                 "description": (
                     "With spec.warmStart: how many completed trials of the parents were loaded "

@@ -129,3 +129,16 @@ class BestTrial(StatusModel):
     objective: float
     metrics: dict[str, float] = Field(default_factory=dict)
     job_name: str | None = None
+
+
+MAX_PARETO_FRONT = 20
+"""At most this many trials of the Pareto front are listed in ``status.paretoFront``."""
+
+
+class ParetoTrial(StatusModel):
+    """A trial of the Pareto front of a multi-objective TuningJob (``status.paretoFront``)."""
+
+    name: str
+    number: int
+    objectives: dict[str, float]
+    parameters: dict[str, Any]

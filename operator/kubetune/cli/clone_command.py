@@ -23,7 +23,7 @@ from kubetune.cli.report_command import (
     resolve_or_exit,
 )
 from kubetune.names import API_GROUP
-from kubetune.search.refine import Refined, refine, top_trials
+from kubetune.search.refine import Refined, refine, refine_around
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -184,7 +184,7 @@ def clone(
         refined = None
         if refine_ranges:
             spec = job.spec
-            best = top_trials(found.trials, spec.objective.direction, top, spec.constraints)
+            best = refine_around(spec, found.trials, top)
             if not best:
                 errors.print(
                     f"[red]error:[/red] {job.name} has no completed trial to refine around",
@@ -193,7 +193,10 @@ def clone(
                 sys.exit(EXIT_FAILED)
             refined = refine(job.spec.parameters, best)
             header.append(
-                f"Ranges narrowed around its top {len(best)} trial(s); warm-started from it."
+                f"Ranges narrowed around {len(best)} trial(s) of its Pareto front; warm-started "
+                "from it."
+                if spec.multi_objective
+                else f"Ranges narrowed around its top {len(best)} trial(s); warm-started from it."
             )
         text = render_clone(job, target_namespace, refined, header)
         try:  # what it writes must load: the same validation as kubectl apply's operator

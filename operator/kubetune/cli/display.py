@@ -16,8 +16,10 @@ from kubetune.controller.completion import best_trial, trial_budget
 from kubetune.controller.model import Completion
 from kubetune.controller.status import count_trials
 from kubetune.controller.tuner import StepResult
+from kubetune.report.summary import marked_trials, objective_values
 from kubetune.runtime.local import LocalBackend
 from kubetune.runtime.runner import RunReport
+from kubetune.search.pareto import listed_front, pareto_trials
 from kubetune.trials import TrialRecord, TrialState
 
 STATE_STYLES = {
@@ -57,10 +59,13 @@ def progress_line(job: TuningJob, trials: Sequence[TrialRecord], elapsed: float)
         text.append(f" · {counts.pruned} stopped", style="yellow")
     if best is not None and best.objective is not None:
         text.append(
-            f" · best {job.spec.objective.metric}={format_value(best.objective)}",
+            f" · best {job.spec.objective_metrics[0]}={format_value(best.objective)}",
             style="bold green",
         )
         text.append(f" (trial {best.number}: {format_params(dict(best.params))})")
+    elif job.spec.multi_objective:
+        front = pareto_trials(job.spec, trials)
+        text.append(f" · Pareto front: {len(front)} trials", style="bold green")
     return text
 
 
@@ -102,8 +107,8 @@ def trial_line(job: TuningJob, trial: TrialRecord) -> Text:
     style = STATE_STYLES[trial.state]
     text = Text(f"  trial {trial.number:>3} ", style="dim")
     text.append(f"{trial.state.value:<8}", style=style)
-    if trial.objective is not None:
-        text.append(f" {job.spec.objective.metric}={format_value(trial.objective)}")
+    for metric, value in objective_values(job.spec, trial).items():
+        text.append(f" {metric}={format_value(value)}")
     text.append(f"  {format_params(dict(trial.params))}", style="dim")
     if trial.reason:
         text.append(f"  {trial.reason}: {trial.message or ''}", style=style)
@@ -120,10 +125,15 @@ class _Column:
 
 
 def _shown_trials(job: TuningJob, trials: Sequence[TrialRecord]) -> tuple[list[TrialRecord], str]:
-    """Trials by number; long studies show their best ``MAX_TABLE_ROWS``."""
+    """Trials by number; long studies show their best ``MAX_TABLE_ROWS`` (several objectives:
+    that many of the Pareto front, well spread)."""
     shown = list(trials)
     title = f"Trials of {job.name}"
-    if len(shown) > MAX_TABLE_ROWS:
+    if len(shown) > MAX_TABLE_ROWS and job.spec.multi_objective:
+        front = pareto_trials(job.spec, trials)
+        shown = listed_front(job.spec, front, MAX_TABLE_ROWS)
+        title += f" ({len(shown)} of the {len(front)} on the Pareto front, of {len(trials)})"
+    elif len(shown) > MAX_TABLE_ROWS and job.spec.objective is not None:
         completed = [t for t in shown if t.objective is not None]
         completed.sort(
             key=lambda t: t.objective or 0.0, reverse=job.spec.objective.direction == "maximize"
@@ -153,19 +163,23 @@ def _build_table(title: str, columns: Sequence[_Column], rows: int, caption: str
 
 
 def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | None = None) -> Table:
-    """Trials by number, the best one marked ``*`` (and bold); long studies show the best ones.
+    """Trials by number, the best one (several objectives: the Pareto front) marked ``*`` and
+    bold; long studies show the best ones.
 
     Columns empty for every trial shown are left out; when the table is wider than ``width``
     the parameters share one wrapped column, so the objective's name is never cut.
     """
     spec = job.spec
     shown, title = _shown_trials(job, trials)
-    best = best_trial(spec, trials)
-    best_number = best.number if best is not None else None
-    objective = spec.objective.metric
-    numbers = [("*" if t.number == best_number else "") + str(t.number) for t in shown]
+    marked = marked_trials(spec, trials)
+    numbers = [("*" if t.number in marked else "") + str(t.number) for t in shown]
     states = [t.state.value for t in shown]
-    values = ["" if t.objective is None else format_value(t.objective) for t in shown]
+    objectives = []
+    for metric in spec.objective_metrics:
+        values = [objective_values(spec, t).get(metric) for t in shown]
+        cells = ["" if v is None else format_value(v) for v in values]
+        widest = _widest(metric, cells)
+        objectives.append(_Column(metric, list[RenderableType](cells), keep=True, min_width=widest))
     fixed = [
         _Column("#", list(numbers), keep=True, min_width=_widest("#", numbers)),
         _Column(
@@ -175,13 +189,13 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
             keep=True,
             min_width=_widest("state", states),
         ),
-        _Column(objective, list(values), keep=True, min_width=_widest(objective, values)),
+        *objectives,
         *(
             _Column(
                 name,
                 [format_value(t.metrics[name]) if name in t.metrics else "" for t in shown],
             )
-            for name in spec.objective.additional_metrics
+            for name in spec.metric_names[len(spec.objective_metrics) :]
         ),
     ]
     params = [
@@ -193,18 +207,15 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
     def kept(columns: Sequence[_Column]) -> list[_Column]:
         return [c for c in columns if c.keep or any(str(cell) for cell in c.cells)]
 
-    caption = (
-        "* best trial"
-        if best_number is not None and any(t.number == best_number for t in shown)
-        else None
-    )
+    what = "on the Pareto front" if spec.multi_objective else "best trial"
+    caption = f"* {what}" if any(t.number in marked for t in shown) else None
     table = _build_table(title, kept([*fixed, *params, reason]), len(shown), caption)
     if width is None or _natural_width(table) <= width:
-        style_best(table, shown, best_number)
+        style_best(table, shown, marked)
         return table
     together = _Column("parameters", [format_params(dict(t.params)) for t in shown], "left")
     table = _build_table(title, kept([*fixed, together, reason]), len(shown), caption)
-    style_best(table, shown, best_number)
+    style_best(table, shown, marked)
     return table
 
 
@@ -213,9 +224,9 @@ def _natural_width(table: Table) -> int:
     return Console(width=1 << 14).measure(table).maximum
 
 
-def style_best(table: Table, shown: Sequence[TrialRecord], best: int | None) -> None:
+def style_best(table: Table, shown: Sequence[TrialRecord], marked: set[int]) -> None:
     for index, trial in enumerate(shown):
-        if trial.number == best:
+        if trial.number in marked:
             table.rows[index].style = "bold"
 
 
@@ -229,16 +240,31 @@ def completion_text(completion: Completion | None) -> Text:
 
 
 def best_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
+    if job.spec.multi_objective:
+        return front_text(job, trials)
     best = best_trial(job.spec, trials)
     if best is None or best.objective is None:
         return Text("No trial succeeded.", style="red")
     text = Text("Best trial ", style="bold")
     text.append(f"{best.number}", style="bold green")
-    text.append(f": {job.spec.objective.metric}={format_value(best.objective)}", style="bold")
+    metric = job.spec.objective_metrics[0]
+    text.append(f": {metric}={format_value(best.objective)}", style="bold")
     text.append(f"\n  parameters: {format_params(dict(best.params))}")
-    others = {k: v for k, v in best.metrics.items() if k != job.spec.objective.metric}
+    others = {k: v for k, v in best.metrics.items() if k != metric}
     if others:
         text.append(f"\n  metrics: {format_params(others)}")
+    return text
+
+
+def front_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
+    """Several objectives: how many trials the Pareto front holds, and which."""
+    front = pareto_trials(job.spec, trials)
+    if not front:
+        return Text("No trial succeeded.", style="red")
+    text = Text("Pareto front: ", style="bold")
+    text.append(f"{len(front)} trial{'' if len(front) == 1 else 's'}", style="bold green")
+    text.append(f" ({job.spec.objective_summary}): ")
+    text.append(", ".join(str(t.number) for t in front))
     return text
 
 

@@ -175,7 +175,7 @@ def describe(name: str) -> None:
     lines = [
         f"Name:        {name}",
         f"Namespace:   {meta.get('namespace')}",
-        f"Objective:   {spec.objective.direction} {spec.objective.metric}",
+        f"Objective:   {spec.objective_summary}",
         f"Strategy:    {spec.strategy.algorithm}"
         + (f" (seed {spec.strategy.seed})" if spec.strategy.seed is not None else ""),
         f"Max trials:  {spec.limits.max_trials}, {spec.limits.parallel_trials} at a time",
@@ -203,11 +203,13 @@ def describe(name: str) -> None:
     if best:
         click.echo(
             f"Best trial:  {best.get('name')} (#{best.get('number')}): "
-            f"{spec.objective.metric}={format_value(best.get('objective'))}"
+            f"{spec.objective_metrics[0]}={format_value(best.get('objective'))}"
         )
         click.echo(f"  parameters: {format_params(best.get('parameters') or {})}")
         if best.get("metrics"):
             click.echo(f"  metrics:    {format_params(best['metrics'])}")
+    elif spec.multi_objective:
+        click.echo(_front_line(status))
     else:
         click.echo("Best trial:  <none yet>")
     diagnosis = status.get("diagnosis")
@@ -223,12 +225,24 @@ def describe(name: str) -> None:
     if not done:
         click.echo("  <none>")
         return
-    rows = [["#", spec.objective.metric, "PARAMETERS"]]
+    metrics = spec.objective_metrics
+    rows = [["#", *metrics, "PARAMETERS"]]
     rows += [
-        [str(t.number), format_value(t.objective), format_params(dict(t.params))]
+        [
+            str(t.number),
+            *(format_value(v) for v in (t.values or (t.objective,))),
+            format_params(dict(t.params)),
+        ]
         for t in done[:TOP_TRIALS]
     ]
     click.echo("\n".join("  " + line for line in _columns(rows).splitlines()))
+
+
+def _front_line(status: dict[str, Any]) -> str:
+    """A multi-objective TuningJob's Pareto front, as its status lists it."""
+    listed = ", ".join(str(t.get("number")) for t in status.get("paretoFront") or [])
+    size = status.get("paretoFrontSize", 0)
+    return f"Pareto front: {size} trial(s)" + (f", listed: {listed}" if listed else "")
 
 
 def _kubetune(*args: str) -> NoReturn:

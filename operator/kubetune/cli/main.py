@@ -199,7 +199,7 @@ def _announce(job: TuningJob, storage: str, base_dir: Path) -> list[str]:
     containers = spec.trial_template.spec["template"]["spec"]["containers"]
     container = containers[primary_container_index(job)]
     console.print(
-        f"[bold]Tuning {job.name}[/bold]: {spec.objective.direction} {spec.objective.metric}, "
+        f"[bold]Tuning {job.name}[/bold]: {spec.objective_summary}, "
         f"strategy {strategy}{seed}, {spec.limits.parallel_trials} trial(s) at a time"
     )
     image = container.get("image", "(none)")

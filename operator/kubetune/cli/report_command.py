@@ -75,7 +75,7 @@ def print_summary(console: Console, report: StudyReport, summary: Summary) -> No
     spec = job.spec
     console.print(
         Text(f"{job.name}: ", style="bold")
-        + Text(f"{spec.objective.direction} {spec.objective.metric}, {spec.strategy.algorithm}; ")
+        + Text(f"{spec.objective_summary}, {spec.strategy.algorithm}; ")
         + Text(f"read from {report.origin}", style="dim")
     )
     for condition in summary.conditions:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from kubetune.api.spec import TuningJobSpec, is_feasible
 from kubetune.api.status import ConditionType, Reason
 from kubetune.controller.model import Completion
+from kubetune.search.pareto import pareto_trials
 from kubetune.search.space import SearchSpace
 from kubetune.trials import TrialRecord, TrialState
 
@@ -34,7 +35,10 @@ def trial_budget(spec: TuningJobSpec) -> tuple[int, Reason]:
 
 def best_trial(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
     """The completed feasible trial (``spec.constraints``) with the best objective (the
-    earliest one on ties)."""
+    earliest one on ties); None with several objectives, where no trial is best (the Pareto
+    front, ``kubetune.search.pareto``, takes its place)."""
+    if spec.objective is None:
+        return None
     completed = [
         t
         for t in trials
@@ -54,19 +58,33 @@ def _objective(trial: TrialRecord) -> float:
 
 
 def _reaches_target(spec: TuningJobSpec, value: float) -> bool:
-    target = spec.objective.target
-    if target is None:
+    objective = spec.objective
+    if objective is None or objective.target is None:
         return False
-    return value <= target if spec.objective.direction == "minimize" else value >= target
+    return (
+        value <= objective.target
+        if objective.direction == "minimize"
+        else value >= objective.target
+    )
 
 
-def _trials_since_best(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> int:
-    completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
-    completed.sort(key=lambda t: t.number)
-    best = best_trial(spec, completed)
-    if best is None:
-        return 0
-    return sum(1 for t in completed if t.number > best.number)
+def _last_improvement(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> TrialRecord | None:
+    """The trial that last improved the search: the best trial, or with several objectives
+    the newest trial on the Pareto front (the last one to join it)."""
+    if spec.multi_objective:
+        front = pareto_trials(spec, trials)
+        return max(front, key=lambda t: t.number) if front else None
+    return best_trial(spec, trials)
+
+
+def _trials_since(spec: TuningJobSpec, trials: Sequence[TrialRecord], last: TrialRecord) -> int:
+    return sum(
+        1
+        for t in trials
+        if t.state is TrialState.COMPLETE
+        and (t.objective is not None or t.values is not None)
+        and t.number > last.number
+    )
 
 
 def evaluate_completion(
@@ -89,22 +107,34 @@ def evaluate_completion(
             stops_running_trials=True,
         )
     best = best_trial(spec, trials)
-    if best is not None and best.objective is not None and _reaches_target(spec, best.objective):
+    objective = spec.objective
+    if (
+        objective is not None
+        and best is not None
+        and best.objective is not None
+        and _reaches_target(spec, best.objective)
+    ):
         return Completion(
             ConditionType.COMPLETE,
             Reason.TARGET_REACHED,
-            f"trial {best.number} reached {spec.objective.metric}={best.objective:g} "
-            f"(target {spec.objective.target:g})",
+            f"trial {best.number} reached {objective.metric}={best.objective:g} "
+            f"(target {objective.target:g})",
             stops_running_trials=True,
         )
     patience = limits.stop_after_trials_without_improvement
-    if patience is not None and best is not None:
-        since = _trials_since_best(spec, trials)
+    last = _last_improvement(spec, trials) if patience is not None else None
+    if patience is not None and last is not None:
+        since = _trials_since(spec, trials, last)
         if since >= patience:
+            message = (
+                f"{since} trials since the last to join the Pareto front (trial {last.number})"
+                if spec.multi_objective
+                else f"{since} trials since the best (trial {last.number})"
+            )
             return Completion(
                 ConditionType.COMPLETE,
                 Reason.NO_IMPROVEMENT,
-                f"{since} trials since the best (trial {best.number}) without improvement",
+                f"{message} without improvement",
                 stops_running_trials=True,
             )
     max_runtime = limits.max_runtime_seconds

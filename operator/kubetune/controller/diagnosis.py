@@ -236,7 +236,7 @@ def settings_of(
 ) -> DiagnosisSettings | None:
     """What ``spec.diagnosis`` asks for, if anything (``thresholds`` override its own)."""
     block = spec.diagnosis
-    if block is None:
+    if block is None or spec.objective is None:  # validation: no diagnosis with objectives
         return None
     own = block.thresholds
     return DiagnosisSettings(

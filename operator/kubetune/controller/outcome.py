@@ -16,32 +16,35 @@ def _finite_metrics(spec: TuningJobSpec, series: MetricSeries | None) -> dict[st
     if series is None:
         return {}
     how = spec.metrics.objective_value
+    objectives = spec.objective_metrics
     metrics: dict[str, float] = {}
     for name in spec.recorded_metrics:
-        value = series.reduce(name, how if name == spec.objective.metric else "last")
+        value = series.reduce(name, how if name in objectives else "last")
         if value is not None and math.isfinite(value):
             metrics[name] = value
     return metrics
 
 
 def succeeded_outcome(spec: TuningJobSpec, series: MetricSeries | None) -> TrialOutcome:
-    """A workload that exited cleanly: complete if its objective is a finite number."""
-    metric = spec.objective.metric
-    value = None if series is None else series.reduce(metric, spec.metrics.objective_value)
-    if value is None:
-        return TrialOutcome(
-            TrialState.FAILED,
-            metrics=_finite_metrics(spec, series),
-            reason=TrialReason.METRICS_UNAVAILABLE,
-            message=f"the trial never reported metric {metric!r}",
-        )
-    if not math.isfinite(value):
-        return TrialOutcome(
-            TrialState.FAILED,
-            metrics=_finite_metrics(spec, series),
-            reason=TrialReason.METRICS_UNAVAILABLE,
-            message=f"metric {metric!r} is {value} (not a finite number)",
-        )
+    """A workload that exited cleanly: complete if each objective is a finite number."""
+    values: list[float] = []
+    for metric in spec.objective_metrics:
+        value = None if series is None else series.reduce(metric, spec.metrics.objective_value)
+        if value is None:
+            return TrialOutcome(
+                TrialState.FAILED,
+                metrics=_finite_metrics(spec, series),
+                reason=TrialReason.METRICS_UNAVAILABLE,
+                message=f"the trial never reported metric {metric!r}",
+            )
+        if not math.isfinite(value):
+            return TrialOutcome(
+                TrialState.FAILED,
+                metrics=_finite_metrics(spec, series),
+                reason=TrialReason.METRICS_UNAVAILABLE,
+                message=f"metric {metric!r} is {value} (not a finite number)",
+            )
+        values.append(value)
     metrics = _finite_metrics(spec, series)
     missing = [c.metric for c in spec.constraints if c.metric not in metrics]
     if missing:  # feasibility cannot be told: not a result the search may learn from
@@ -53,12 +56,15 @@ def succeeded_outcome(spec: TuningJobSpec, series: MetricSeries | None) -> Trial
             + ", ".join(repr(name) for name in missing),
         )
     # Intermediate values are for early stopping: without it, none is journaled.
-    judged = spec.early_stopping.algorithm != "none"
+    judged = spec.early_stopping.algorithm != "none"  # never with several objectives
+    metric = spec.objective_metrics[0]
     intermediate = series.observations(metric) if series and judged else ()
+    if spec.multi_objective:
+        return TrialOutcome(TrialState.COMPLETE, metrics=metrics, values=tuple(values))
     return TrialOutcome(
         TrialState.COMPLETE,
-        objective=value,
-        metrics=_finite_metrics(spec, series),
+        objective=values[0],
+        metrics=metrics,
         intermediate=intermediate,
     )
 
@@ -85,7 +91,8 @@ def pruned_outcome(
     last_step = max(intermediate) if intermediate else None
     objective = intermediate[last_step] if last_step is not None else None
     at = f" at step {last_step}" if last_step is not None else ""
-    value = f" ({spec.objective.metric} {objective:g}{at})" if objective is not None else ""
+    metric = spec.objective_metrics[0]  # early stopping needs a single objective
+    value = f" ({metric} {objective:g}{at})" if objective is not None else ""
     return TrialOutcome(
         TrialState.PRUNED,
         objective=objective,

@@ -114,7 +114,8 @@ def _new_observations(
     latest: dict[int, Observation] = {}
     # The series keeps a bounded curve (MAX_INTERMEDIATE_VALUES): a trial printing without
     # pause does not make every step (and so Ctrl-C in `kubetune run`) slower than the last.
-    for observation in runtime.metrics.observations(spec.objective.metric):
+    # Several objectives: the curve of the first (what reports plot; none stops early).
+    for observation in runtime.metrics.observations(spec.objective_metrics[0]):
         if observation.step not in trial.intermediate and math.isfinite(observation.value):
             latest[observation.step] = observation  # the last value printed for a step wins
     steps = sorted(latest)
@@ -131,6 +132,7 @@ def _apply(record: TrialRecord, outcome: TrialOutcome) -> TrialRecord:
         record,
         state=outcome.state,
         objective=outcome.objective,
+        values=outcome.values,
         metrics=dict(outcome.metrics),
         reason=outcome.reason,
         message=outcome.message,

@@ -12,6 +12,7 @@ from kubetune.api.status import (
     AuxiliaryReason,
     BestTrial,
     ConditionType,
+    ParetoTrial,
     Reason,
     SummaryConditionType,
     TrialCounts,
@@ -21,6 +22,7 @@ from kubetune.controller.completion import best_trial
 from kubetune.controller.diagnosis import diagnosis_status
 from kubetune.controller.model import Completion
 from kubetune.names import trial_name
+from kubetune.search.pareto import listed_front, pareto_trials
 from kubetune.trials import TrialRecord, TrialState
 
 # A trial failed with one of these reasons was failed by its last interruption (not rerun).
@@ -66,6 +68,24 @@ def summarize_best(
         metrics=dict(best.metrics),
         job_name=name,
     )
+
+
+def summarize_front(
+    spec: TuningJobSpec, tuningjob: str, trials: Sequence[TrialRecord]
+) -> tuple[list[ParetoTrial], int]:
+    """``status.paretoFront`` (at most ``MAX_PARETO_FRONT`` well spread trials of the front)
+    and how many trials the whole front holds."""
+    front = pareto_trials(spec, trials)
+    listed = [
+        ParetoTrial(
+            name=trial_name(tuningjob, t.number),
+            number=t.number,
+            objectives=dict(zip(spec.objective_metrics, t.values or (), strict=True)),
+            parameters=dict(t.params),
+        )
+        for t in listed_front(spec, front)
+    ]
+    return listed, len(front)
 
 
 def timestamp(epoch: float) -> str:
@@ -202,6 +222,10 @@ def tuningjob_status(
     best = summarize_best(spec, tuningjob, trials)
     if best is not None:
         status["bestTrial"] = best.to_dict()
+    if spec.multi_objective:
+        front, size = summarize_front(spec, tuningjob, trials)
+        status["paretoFront"] = [trial.to_dict() for trial in front]
+        status["paretoFrontSize"] = size
     if warm_start_trials is not None:
         status["warmStartTrials"] = warm_start_trials
     if completion is not None:

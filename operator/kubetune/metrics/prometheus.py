@@ -295,7 +295,7 @@ class PrometheusMetrics:
         self.source: PrometheusSource = source
         self.client = client
         self.clock = clock
-        self.objective = spec.objective.metric
+        self.objectives = spec.objective_metrics
         self.interval = parse_duration(source.interval)
         self.grace = GRACE_INTERVALS * self.interval
         self.error: str | None = None
@@ -338,7 +338,8 @@ class PrometheusMetrics:
         except PrometheusUnavailable as error:
             self._failed(error)
             return None  # an outage never makes a trial MetricsUnavailable
-        if series.count(self.objective) == 0 and now < ended_at + self.grace:
+        missing = any(series.count(name) == 0 for name in self.objectives)
+        if missing and now < ended_at + self.grace:
             return None
         self._final[trial.number] = series
         self._running.pop(trial.number, None)
@@ -364,7 +365,7 @@ class PrometheusMetrics:
             promql = render_query(query.query, trial.variables())
             series = self.client.query_range(promql, start, end, step)
             for observation in to_observations(query.metric, series, trial.started_at):
-                if math.isfinite(observation.value) or query.metric == self.objective:
+                if math.isfinite(observation.value) or query.metric in self.objectives:
                     result.add(observation)
         self.error = None
         return result

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from kubetune.controller.diagnosis import Thresholds
 from kubetune.report.plots import Plot, study_plots
 from kubetune.report.source import StudyReport
-from kubetune.report.summary import Summary, summarize
+from kubetune.report.summary import Summary, marked_trials, objective_values, summarize
 from kubetune.trials import TrialRecord, TrialState
 
 TOP_TRIALS = 10
@@ -43,21 +43,23 @@ def _value(value: object) -> str:
 
 def _trials_table(report: StudyReport, summary: Summary) -> str:
     spec = report.job.spec
-    metrics = list(spec.objective.additional_metrics)
+    objectives = spec.objective_metrics
+    metrics = spec.metric_names[len(objectives) :]
     params = [p.name for p in spec.parameters]
-    head = ["#", "state", spec.objective.metric, *metrics, *params]
+    head = ["#", "state", *objectives, *metrics, *params]
     rows = []
-    best = summary.best.number if summary.best else None
+    marked = marked_trials(spec, report.trials)
     for trial in summary.top(TOP_TRIALS):
+        values = objective_values(spec, trial)
         cells = [
             str(trial.number),
             trial.state.value,
-            "" if trial.objective is None else _value(trial.objective),
+            *(_value(values[m]) if m in values else "" for m in objectives),
             *(_value(trial.metrics[m]) if m in trial.metrics else "" for m in metrics),
             *(_value(trial.params.get(p, "")) for p in params),
         ]
-        css = ' class="best"' if trial.number == best else ""
-        marker = "* " if trial.number == best else ""
+        css = ' class="best"' if trial.number in marked else ""
+        marker = "* " if trial.number in marked else ""
         cells[0] = marker + cells[0]
         rows.append(f"<tr{css}>" + "".join(f"<td>{_e(c)}</td>" for c in cells) + "</tr>")
     header = "".join(f"<th>{_e(h)}</th>" for h in head)
@@ -75,7 +77,7 @@ def _counts(trials: Sequence[TrialRecord]) -> str:
 def _summary_section(report: StudyReport, summary: Summary) -> str:
     spec = report.job.spec
     lines = [
-        f"<p>{_e(spec.objective.direction)} <b>{_e(spec.objective.metric)}</b>, strategy "
+        f"<p><b>{_e(spec.objective_summary)}</b>, strategy "
         f"{_e(spec.strategy.algorithm)}; {_e(_counts(report.trials))}. Read from "
         f"{_e(report.origin)}.</p>"
     ]
@@ -84,8 +86,14 @@ def _summary_section(report: StudyReport, summary: Summary) -> str:
     if summary.best is not None and summary.best.objective is not None:
         params = ", ".join(f"{k}={_value(v)}" for k, v in summary.best.params.items())
         lines.append(
-            f"<p><b>Best trial {summary.best.number}</b>: {_e(spec.objective.metric)} = "
+            f"<p><b>Best trial {summary.best.number}</b>: {_e(spec.objective_metrics[0])} = "
             f"{_e(_value(summary.best.objective))} ({_e(params)})</p>"
+        )
+    elif spec.multi_objective and summary.top(1):
+        front = summary.top(len(report.trials))
+        lines.append(
+            f"<p><b>Pareto front</b>: {len(front)} trial(s), marked * below "
+            f"({_e(', '.join(str(t.number) for t in front))})</p>"
         )
     else:
         lines.append('<p class="note">No trial has succeeded yet.</p>')

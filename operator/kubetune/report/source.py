@@ -48,7 +48,7 @@ class StudyReport:
 
     @property
     def objective_names(self) -> list[str]:
-        return self.objectives or [self.job.spec.objective.metric]
+        return self.objectives or self.job.spec.objective_metrics
 
 
 def records(job: TuningJob, study: optuna.Study) -> list[TrialRecord]:

@@ -21,6 +21,7 @@ from kubetune.controller.diagnosis import (
     settings_of,
 )
 from kubetune.report.source import StudyReport
+from kubetune.search.pareto import pareto_trials
 from kubetune.search.study import ATTR_METRICS
 from kubetune.trials import TrialRecord, TrialState
 
@@ -37,9 +38,26 @@ class Summary:
         return ranked(self.report.job.spec, self.report.trials)[:count]
 
 
+def objective_values(spec: TuningJobSpec, trial: TrialRecord) -> dict[str, float]:
+    """The trial's value of each objective it has, by metric name."""
+    if spec.multi_objective:
+        return dict(zip(spec.objective_metrics, trial.values or (), strict=False))
+    return {} if trial.objective is None else {spec.objective_metrics[0]: trial.objective}
+
+
+def marked_trials(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> set[int]:
+    """The numbers of the trials a table marks: the best one, or the Pareto front."""
+    if spec.multi_objective:
+        return {t.number for t in pareto_trials(spec, trials)}
+    best = best_trial(spec, trials)
+    return set() if best is None else {best.number}
+
+
 def ranked(spec: TuningJobSpec, trials: Sequence[TrialRecord]) -> list[TrialRecord]:
     """Completed trials, best first: feasible ones (``spec.constraints``) before the others,
-    each by objective."""
+    each by objective. With several objectives: the Pareto front, by trial number."""
+    if spec.objective is None:
+        return pareto_trials(spec, trials)
     completed = [t for t in trials if t.state is TrialState.COMPLETE and t.objective is not None]
     sign = -1.0 if spec.objective.direction == "maximize" else 1.0
     return sorted(

@@ -14,6 +14,10 @@ of ``1 - value`` for ``reverseLog``, the value itself for ``linear``):
   digits (within the parent range) so the manifest reads well;
 - categorical values that none of the top K trials used are dropped (order kept).
 
+With several objectives (``spec.objectives``) no trial is best: the top K are K trials of the
+Pareto front, well spread over it (``kubetune.search.pareto``), so the narrowed space still holds
+the whole trade-off.
+
 Trials outside the parent's ranges (warm-started from elsewhere) are not the job's and never
 reach here; the clone warm-starts from the source, so no result is lost by narrowing.
 """
@@ -24,7 +28,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kubetune.api.spec import Constraint, Direction, Parameter, is_feasible
+from kubetune.api.spec import Constraint, Direction, Parameter, TuningJobSpec, is_feasible
+from kubetune.search.pareto import listed_front, pareto_trials
 from kubetune.trials import ParamValue, TrialRecord, TrialState
 
 MARGIN_OF_SPAN = 0.5
@@ -58,6 +63,14 @@ def top_trials(
     return sorted(
         complete, key=lambda t: float(t.objective or 0.0), reverse=direction == "maximize"
     )[:k]
+
+
+def refine_around(spec: TuningJobSpec, trials: Sequence[TrialRecord], k: int) -> list[TrialRecord]:
+    """The trials a refinement narrows the ranges around: the ``k`` best feasible ones, or with
+    several objectives at most ``k`` well spread trials of the Pareto front."""
+    if spec.multi_objective:
+        return listed_front(spec, pareto_trials(spec, trials), k)
+    return top_trials(trials, spec.directions[0], k, spec.constraints)
 
 
 def refine(parameters: Sequence[Parameter], top: Sequence[TrialRecord]) -> list[Refined]:

@@ -35,9 +35,14 @@ def plan_seeding(spec: TuningJobSpec, parents: ParentLoader | None) -> WarmStart
     if parents is None:
         message = "parents cannot be read here (no run directory or cluster to read them from)"
         raise WarmStartError([FieldError("spec.warmStart", message)])
-    studies = load_parents(warm_start, parents, spec.objective.metric)
+    studies = load_parents(warm_start, parents, spec.objective_metrics[0])
     return plan_warm_start(
-        warm_start, spec.parameters, spec.objective.direction, studies, spec.strategy.seed
+        warm_start,
+        spec.parameters,
+        spec.directions[0],
+        studies,
+        spec.strategy.seed,
+        objectives=spec.objective_metrics if spec.multi_objective else None,
     )
 
 

@@ -22,6 +22,7 @@ from kubetune.api.loading import parse_tuningjob
 from kubetune.api.spec import EarlyStopping, Strategy, TuningJob, violations
 from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES, Observation
 from kubetune.names import API_VERSION, KIND
+from kubetune.search.multi_objective import build_multi_objective_sampler
 from kubetune.search.pruners import build_pruner
 from kubetune.search.samplers import build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
@@ -129,16 +130,22 @@ class TuningStudy:
         self.job = job  # the TuningJob (and spec) the study was opened with
         spec = job.spec
         self.space = SearchSpace.from_parameters(spec.parameters)
-        sampler = build_sampler(spec.strategy, self.space, spec.limits.parallel_trials)
+        sampler = self._build_sampler(spec.strategy, spec.limits.parallel_trials)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.create_study(
             study_name=job.name,
             storage=storage,
             sampler=sampler,
             pruner=build_pruner(spec.early_stopping),
-            direction=spec.objective.direction,
+            directions=spec.directions,
             load_if_exists=True,
         )
+        if len(self.study.directions) != len(spec.directions):
+            raise SearchSpaceChanged(
+                f"study {job.name!r} was started with {len(self.study.directions)} "
+                f"objective(s), the spec has {len(spec.directions)}: spec.objective(s) cannot "
+                "change between one and several objectives once trials exist (use a new name)"
+            )
         attrs = self.study.user_attrs
         fingerprint = self.space.fingerprint()
         if ATTR_SPACE not in attrs:
@@ -195,7 +202,15 @@ class TuningStudy:
 
     def set_strategy(self, strategy: Strategy, parallel_trials: int) -> None:
         """Suggest with another strategy from now on (the spec was edited)."""
-        self.study.sampler = self._viewed(build_sampler(strategy, self.space, parallel_trials))
+        self.study.sampler = self._viewed(self._build_sampler(strategy, parallel_trials))
+
+    def _build_sampler(
+        self, strategy: Strategy, parallel_trials: int
+    ) -> optuna.samplers.BaseSampler:
+        spec = self.job.spec
+        if spec.multi_objective:
+            return build_multi_objective_sampler(strategy, self.space)
+        return build_sampler(strategy, self.space, parallel_trials)
 
     def _viewed(self, sampler: optuna.samplers.BaseSampler) -> optuna.samplers.BaseSampler:
         """``sampler`` seeing infeasible trials as the worst and transferred warm-start results
@@ -205,7 +220,7 @@ class TuningStudy:
             from kubetune.search.warping import MixedScaleSampler  # SciPy: only when needed
 
             sampler = MixedScaleSampler(sampler, self.space.auto_scaled, spec.strategy.seed)
-        if spec.constraints:
+        if spec.constraints and not spec.multi_objective:  # multi: the sampler's constraints_func
             sampler = ConstrainedSampler(sampler)
         if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:
             sampler = TransferSampler(sampler, self.warm_start_trials)
@@ -348,7 +363,9 @@ class TuningStudy:
             storage, trial_id, trial.intermediate_values, outcome.intermediate, True
         )
         values: Sequence[float] | None = None
-        if outcome.state is TrialState.COMPLETE and outcome.objective is not None:
+        if outcome.state is TrialState.COMPLETE and outcome.values is not None:
+            values = list(outcome.values)
+        elif outcome.state is TrialState.COMPLETE and outcome.objective is not None:
             values = [outcome.objective]
         self.study.tell(
             number + self.warm_start_trials,
@@ -377,7 +394,8 @@ def trial_record(
         state=state,
         params=space.decode(trial.params),
         # A pruned trial keeps its last intermediate value (Optuna stores it as the value).
-        objective=values[0] if values else None,
+        objective=values[0] if values and len(values) == 1 else None,
+        values=tuple(values) if values and len(values) > 1 else None,
         metrics=attrs.get(ATTR_METRICS, {}),
         reason=attrs.get(ATTR_REASON),
         message=attrs.get(ATTR_MESSAGE),

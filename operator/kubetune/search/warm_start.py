@@ -24,7 +24,7 @@ import math
 import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -67,6 +67,7 @@ class ParentTrial:
 
     params: Mapping[str, ParamValue]
     value: float
+    metrics: Mapping[str, float] = field(default_factory=dict)  # every finite metric recorded
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class WarmTrial:
     parent: str
     params: Mapping[str, ParamValue]
     value: float
+    values: tuple[float, ...] | None = None  # multi-objective: each objective's, in order
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,12 @@ def read_parent(
                 name, stored = name.removeprefix(_REVERSE_LOG_PREFIX), 1.0 - float(stored)
             params[name] = stored
             kinds[name] = _kind(distribution)
-        trials.append(ParentTrial(params, float(value)))
+        finite = {
+            name: float(v)
+            for name, v in metrics.items()
+            if isinstance(v, int | float) and math.isfinite(v)
+        }
+        trials.append(ParentTrial(params, float(value), finite))
     return ParentStudy(label, direction, kinds, trials)
 
 
@@ -160,9 +167,12 @@ def plan_warm_start(
     direction: Direction,
     parents: Sequence[ParentStudy],
     seed: int | None = None,
+    objectives: Sequence[str] | None = None,
 ) -> WarmStartPlan:
     """The trials to add to the new study; raises :class:`WarmStartError` when an identical
-    warm start's parent has other parameters than the new job."""
+    warm start's parent has other parameters than the new job. ``objectives``: the metrics of
+    a multi-objective job (identicalDataAndAlgorithm only): a parent trial gives the value of
+    each, and one that did not record them all is skipped."""
     if not warm_start.transfer:
         _check_identical(parameters, parents)
     rng = random.Random(seed)
@@ -182,10 +192,14 @@ def plan_warm_start(
                 for name, parameter in by_name.items():
                     if name not in params or _problem(parameter, params[name]):
                         params[name] = _random_value(parameter, rng)
-            if any(_problem(by_name[n], v) for n, v in params.items()):
+            several = None
+            if objectives:
+                several = tuple(trial.metrics.get(name, math.nan) for name in objectives)
+            unplaced = any(_problem(by_name[n], v) for n, v in params.items())
+            if unplaced or (several is not None and not all(map(math.isfinite, several))):
                 skipped[parent.label] = skipped.get(parent.label, 0) + 1
                 continue
-            planned.append(WarmTrial(parent.label, params, value))
+            planned.append(WarmTrial(parent.label, params, value, several))
             added += 1
         loaded[parent.label] = added
     return WarmStartPlan(planned, loaded, skipped)
@@ -258,7 +272,8 @@ def add_warm_trials(study: optuna.Study, space: SearchSpace, plan: WarmStartPlan
         frozen = FrozenTrial(
             number=-1,
             state=OptunaState.COMPLETE,
-            value=trial.value,
+            value=trial.value if trial.values is None else None,
+            values=None if trial.values is None else list(trial.values),
             datetime_start=None,
             datetime_complete=None,
             params=params,

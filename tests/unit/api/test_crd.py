@@ -99,6 +99,7 @@ def test_names_and_columns() -> None:
         "Succeeded": ("integer", ".status.trials.succeeded"),
         "Total": ("integer", ".status.trials.total"),
         "Best": ("number", ".status.bestTrial.objective"),
+        "Front": ("integer", ".status.paretoFrontSize"),
         "Age": ("date", ".metadata.creationTimestamp"),
     }
 
@@ -223,6 +224,8 @@ def test_status_is_explicit() -> None:
         "observedGeneration",
         "trials",
         "bestTrial",
+        "paretoFront",
+        "paretoFrontSize",
         "warmStartTrials",
         "diagnosis",
         "startTime",
@@ -564,7 +567,6 @@ def _params(count: int) -> list[dict[str, Any]]:
 INVALID: dict[str, Any] = {
     "no spec": tweak(BASE, "spec", REMOVE),
     "spec not an object": tweak(BASE, "spec", "tune it"),
-    "no objective": tweak(BASE, "spec.objective", REMOVE),
     "objective without metric": tweak(BASE, "spec.objective.metric", REMOVE),
     "metric name with a space": tweak(BASE, "spec.objective.metric", "val loss"),
     "metric name of 129 characters": tweak(BASE, "spec.objective.metric", "m" * 129),

@@ -16,7 +16,7 @@ from kubetune.api.crd import build_crd
 from kubetune.api.crd_rules import add_rules
 
 from tests.kubesim import cel_validation, schema_validation
-from tests.unit.manifests import api_example, manifest, tweak
+from tests.unit.manifests import REMOVE, api_example, manifest, tweak
 
 
 def _schema() -> dict[str, Any]:
@@ -200,3 +200,52 @@ def test_every_metric_needs_its_regex_definition_or_prometheus_query() -> None:
     complete = tweak(obj, "spec.metrics", {"source": "prometheus",
                                            "prometheus": {"queries": queries}})  # fmt: skip
     assert refusals(complete) == []
+
+
+OBJECTIVES = [
+    {"metric": "loss", "direction": "minimize"},
+    {"metric": "latency-ms", "direction": "minimize"},
+]
+
+
+def _multi(**options: Any) -> dict[str, Any]:
+    return tweak(
+        tweak(manifest(**options), "spec.objective", REMOVE), "spec.objectives", OBJECTIVES
+    )
+
+
+def test_a_multi_objective_manifest_passes() -> None:
+    assert refusals(_multi()) == []
+    assert refusals(_multi(), old=_multi()) == []
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (tweak(manifest(), "spec.objective", REMOVE),
+         'spec.objective: Invalid value: "object": required (or spec.objectives, for 2-4 '
+         "metrics)"),
+        (tweak(manifest(), "spec.objectives", OBJECTIVES),
+         'spec.objectives: Invalid value: "object": give objective (one metric) or objectives '
+         "(2-4 metrics), not both"),
+        (tweak(_multi(), "spec.objectives", OBJECTIVES[:1]),
+         'spec.objectives: Invalid value: "object": need 2-4 items (for one metric use '
+         "spec.objective)"),
+        (tweak(_multi(), "spec.objectives", [OBJECTIVES[0], OBJECTIVES[0]]),
+         'spec.objectives: Invalid value: "object": metrics must be unique'),
+        (_multi(algorithm="cmaes"),
+         'spec.strategy.algorithm: Invalid value: "object": optimizes a single objective; with '
+         "spec.objectives use one of bayesian, random, grid, gp"),
+        (tweak(_multi(), "spec.earlyStopping", {"algorithm": "median"}),
+         'spec.earlyStopping.algorithm: Invalid value: "object": compares one objective across '
+         "trials; with spec.objectives use none"),
+    ],
+)  # fmt: skip
+def test_objectives_mistakes_are_refused_by_both(document: dict[str, Any], expected: str) -> None:
+    assert expected in refusals(document)
+    assert python_refuses(document)
+
+
+def test_switching_between_one_and_several_objectives_is_forbidden() -> None:
+    refused = refusals(_multi(), old=manifest())
+    assert any("the number of objectives cannot change" in message for message in refused)

@@ -40,6 +40,7 @@ def test_api_example_sets_every_field() -> None:
     spec = job.spec
 
     assert (job.name, job.metadata.namespace) == ("gbm-diabetes", "ml")
+    assert spec.objective is not None
     assert spec.objective.metric == "validation-rmse"
     assert spec.objective.direction == "minimize"
     assert spec.objective.target == 50.0
@@ -629,7 +630,7 @@ BAD_MANIFESTS: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "missing objective",
         tweak(manifest(), "spec.objective", REMOVE),
-        ["spec.objective: required"],
+        ["spec.objective: required (or spec.objectives, for 2-4 metrics)"],
     ),
     (
         "missing metric",

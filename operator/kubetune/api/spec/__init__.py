@@ -42,8 +42,11 @@ from kubetune.api.spec.metrics import (
     SecretKeyRef,
 )
 from kubetune.api.spec.objective import (
+    MAX_OBJECTIVES,
+    MIN_OBJECTIVES,
     Direction,
     Objective,
+    ObjectiveTerm,
 )
 from kubetune.api.spec.parameters import (
     PARAMETER_NAME_PATTERN,
@@ -78,9 +81,11 @@ from kubetune.api.spec.tuningjob import (
 
 __all__ = [
     "DURATION_HELP",
+    "MAX_OBJECTIVES",
     "MAX_WARM_START_PARENTS",
     "METRIC_NAME_HELP",
     "METRIC_NAME_PATTERN",
+    "MIN_OBJECTIVES",
     "PARAMETER_NAME_PATTERN",
     "RESOURCE_NAME_PATTERN",
     "Algorithm",
@@ -101,6 +106,7 @@ __all__ = [
     "MetricsSource",
     "ObjectMeta",
     "Objective",
+    "ObjectiveTerm",
     "ObjectiveValue",
     "Parameter",
     "ParameterType",

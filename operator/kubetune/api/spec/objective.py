@@ -50,3 +50,22 @@ class Objective(SpecModel):
     def metric_names(self) -> list[str]:
         """The objective first, then every additional metric."""
         return [self.metric, *self.additional_metrics]
+
+
+# spec.objectives: a multi-objective search optimizes 2 to 4 metrics at once.
+MIN_OBJECTIVES = 2
+MAX_OBJECTIVES = 4
+
+
+class ObjectiveTerm(SpecModel):
+    """One objective of a multi-objective search (an item of ``spec.objectives``)."""
+
+    metric: MetricName = Field(
+        description=(
+            "Name of a metric to optimize, as the trial reports it (for example val-loss or "
+            f"latency-ms); unique among the objectives. {METRIC_NAME_HELP}"
+        )
+    )
+    direction: Direction = Field(
+        description="Whether lower or higher values of the metric are better: minimize or maximize."
+    )

@@ -14,7 +14,7 @@ from kubetune.api.spec.constraints import Constraint
 from kubetune.api.spec.diagnosis import Diagnosis
 from kubetune.api.spec.limits import Limits
 from kubetune.api.spec.metrics import Metrics
-from kubetune.api.spec.objective import Objective
+from kubetune.api.spec.objective import MAX_OBJECTIVES, Direction, Objective, ObjectiveTerm
 from kubetune.api.spec.parameters import Parameter
 from kubetune.api.spec.reuse import InitialTrial, WarmStart
 from kubetune.api.spec.strategy import EarlyStopping, Strategy
@@ -24,7 +24,24 @@ from kubetune.api.spec.template import TrialTemplate
 class TuningJobSpec(SpecModel):
     """What to tune, how to search, and when to stop."""
 
-    objective: Objective = Field(description="The metric to optimize and its direction.")
+    objective: Objective | None = Field(
+        default=None,
+        description=(
+            "The metric to optimize and its direction. Exactly one of objective and objectives "
+            "is required."
+        ),
+    )
+    objectives: list[ObjectiveTerm] | None = Field(
+        default=None,
+        max_length=MAX_OBJECTIVES,
+        description=(
+            "Instead of objective: 2 to 4 metrics optimized together (a multi-objective "
+            "search). There is no single best trial: status.paretoFront lists the trials no "
+            "other trial beats on every objective, and status.bestTrial is absent. Needs "
+            "earlyStopping none and no diagnosis; objective.target and additionalMetrics "
+            "have no counterpart (constraints are recorded like additional metrics)."
+        ),
+    )
     parameters: Annotated[list[Parameter], Field(min_length=1, max_length=50)] = Field(
         description="The search space: 1 to 50 parameters with unique names."
     )
@@ -89,10 +106,44 @@ class TuningJobSpec(SpecModel):
     )
 
     @property
+    def terms(self) -> list[ObjectiveTerm]:
+        """What the search optimizes: the objective, or each of the objectives, in order."""
+        if self.objectives:
+            return list(self.objectives)
+        if self.objective is None:  # only before validation, which requires one of them
+            return []
+        return [ObjectiveTerm(metric=self.objective.metric, direction=self.objective.direction)]
+
+    @property
+    def multi_objective(self) -> bool:
+        return bool(self.objectives)
+
+    @property
+    def objective_metrics(self) -> list[str]:
+        """The optimized metrics, in order (one unless multi-objective)."""
+        return [term.metric for term in self.terms]
+
+    @property
+    def directions(self) -> list[Direction]:
+        return [term.direction for term in self.terms]
+
+    @property
+    def objective_summary(self) -> str:
+        """``minimize val-loss`` or, multi-objective, ``minimize val-loss, maximize acc``."""
+        return ", ".join(f"{term.direction} {term.metric}" for term in self.terms)
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The optimized metrics, then every additional metric."""
+        if self.objective is not None and not self.objectives:
+            return self.objective.metric_names
+        return self.objective_metrics
+
+    @property
     def recorded_metrics(self) -> list[str]:
-        """Every metric a trial's results hold: the objective, the additional metrics, then
+        """Every metric a trial's results hold: the objective(s), the additional metrics, then
         the constrained ones not among them."""
-        names = self.objective.metric_names
+        names = self.metric_names
         return names + [c.metric for c in self.constraints if c.metric not in names]
 
 

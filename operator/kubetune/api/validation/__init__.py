@@ -26,7 +26,10 @@ from kubetune.api.validation.metrics import (
     metrics_errors,
     unknown_query_variables,
 )
-from kubetune.api.validation.objective import objective_errors
+from kubetune.api.validation.objective import (
+    multi_objective_warm_start_errors,
+    objective_errors,
+)
 from kubetune.api.validation.parameters import is_finite_parameter, parameter_errors
 from kubetune.api.validation.parts import Parts
 from kubetune.api.validation.reuse import initial_trial_errors, warm_start_errors
@@ -56,6 +59,7 @@ def semantic_errors(job: TuningJob) -> list[FieldError]:
         *_errors(Parts.of_spec(spec)),
         *initial_trial_errors(spec.parameters, spec.initial_trials, spec.limits.max_trials),
         *warm_start_errors(spec.warm_start),
+        *multi_objective_warm_start_errors(spec),
         *constraint_errors(spec.constraints),
         *constrained_metric_errors(spec),
     ]

@@ -29,7 +29,7 @@ def constraint_errors(constraints: Sequence[Constraint]) -> Iterator[FieldError]
 def constrained_metric_errors(spec: TuningJobSpec) -> Iterator[FieldError]:
     """A constrained metric needs a regex definition or a Prometheus query where the objective
     metrics do (``validation.metrics`` checks theirs)."""
-    names = spec.objective.metric_names
+    names = spec.metric_names
     extra = [c.metric for c in spec.constraints if c.metric not in names]
     metrics = spec.metrics
     if metrics.source == "logs" and metrics.format == "regex":

@@ -16,6 +16,7 @@ from kubetune.api.spec import (
     MetricDefinition,
     Metrics,
     Objective,
+    ObjectiveTerm,
     Parameter,
     SpecModel,
     Strategy,
@@ -46,6 +47,9 @@ class Parts:
     """What the checks read: the parts of a spec, each valid or marked as not."""
 
     objective: Part[Objective]
+    # spec.objectives, None when not given (or not a list); objective_given: spec.objective is.
+    objectives: Sequence[tuple[int, Part[ObjectiveTerm]]] | None
+    objective_given: bool
     parameters: Sequence[tuple[int, Part[Parameter]]]
     parameter_names: Mapping[int, str]  # the name of each parameter that has a string one
     parameters_complete: bool  # the list is valid as a list: every parameter is known
@@ -61,6 +65,10 @@ class Parts:
     def of_spec(cls, spec: TuningJobSpec) -> Parts:
         return cls(
             objective=Part(spec.objective),
+            objectives=None
+            if spec.objectives is None
+            else [(index, Part(term)) for index, term in enumerate(spec.objectives)],
+            objective_given=spec.objective is not None,
             parameters=[(index, Part(p)) for index, p in enumerate(spec.parameters)],
             parameter_names={index: p.name for index, p in enumerate(spec.parameters)},
             parameters_complete=True,
@@ -98,6 +106,8 @@ class Parts:
             ]
         return cls(
             objective=salvage(Objective, spec.get("objective")),
+            objectives=_salvage_list(ObjectiveTerm, spec.get("objectives")),
+            objective_given=spec.get("objective") is not None,
             parameters=parameters,
             parameter_names=names,
             parameters_complete=isinstance(raw_parameters, list) and not list_broken,
@@ -111,6 +121,12 @@ class Parts:
                 salvage(Diagnosis, spec["diagnosis"]) if spec.get("diagnosis") is not None else None
             ),
         )
+
+
+def _salvage_list(model: type[M], raw: Any) -> list[tuple[int, Part[M]]] | None:
+    if not isinstance(raw, list):
+        return None
+    return [(index, salvage(model, item)) for index, item in enumerate(raw)]
 
 
 def salvage(model: type[M], raw: Any) -> Part[M]:

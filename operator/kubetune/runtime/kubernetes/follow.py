@@ -45,7 +45,7 @@ class LogFollower:
         self.pod = pod
         self.container = container
         self.on_change = on_change
-        self._objective = spec.objective.metric
+        self._objectives = spec.objective_metrics
         self._parser = LogMetricsParser(spec.metrics, spec.recorded_metrics)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -53,6 +53,10 @@ class LogFollower:
         self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"follow-{pod}", daemon=True)
         self._thread.start()
+
+    def _objective_count(self) -> int:
+        """How many objective values the log has reported (every objective's)."""
+        return sum(self._parser.series.count(name) for name in self._objectives)
 
     @property
     def alive(self) -> bool:
@@ -75,12 +79,12 @@ class LogFollower:
     def _feed(self, chunk: bytes | None) -> None:
         """Parse a chunk (a chunk's lines at once: one lock, one wake-up), None at the end."""
         with self._lock:
-            before = self._parser.series.count(self._objective)
+            before = self._objective_count()
             if chunk is None:
                 self._parser.close()
             else:
                 self._parser.feed_bytes(chunk)
-            changed = self._parser.series.count(self._objective) != before
+            changed = self._objective_count() != before
         if changed and self.on_change is not None:
             self.on_change()
 
