@@ -1,7 +1,9 @@
 """Gradient boosting on scikit-learn's bundled diabetes data (no download).
 
 Prints ``name=value`` lines, which is all kubetune needs to read metrics: intermediate validation
-RMSE every 25 boosting stages (with their step), then the final metrics.
+RMSE every 25 boosting stages (with their step), then the final metrics, among them the model's
+size in tree nodes (``model-nodes``: what prediction costs, the second objective of
+``multi-objective.yaml``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def main() -> None:
             )
     valid_rmse = root_mean_squared_error(y_valid, model.predict(x_valid))
     train_rmse = root_mean_squared_error(y_train, model.predict(x_train))
-    print(f"validation-rmse={valid_rmse:.4f} train-rmse={train_rmse:.4f}")
+    nodes = sum(tree.tree_.node_count for tree in model.estimators_.ravel())
+    print(f"validation-rmse={valid_rmse:.4f} train-rmse={train_rmse:.4f} model-nodes={nodes}")
     assert np.isfinite(valid_rmse)
 
 

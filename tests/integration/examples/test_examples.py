@@ -31,8 +31,14 @@ ON_CLUSTER: dict[str, dict[str, Any]] = {
     "gbm-metric-regex.yaml": {"maxTrials": 2, "parallelTrials": 2},
     "bayesian-parallel.yaml": {"maxTrials": 3, "parallelTrials": 3},
     "grid-search.yaml": {"maxTrials": 3, "parallelTrials": 3},
+    "multi-objective.yaml": {"maxTrials": 3, "parallelTrials": 3},
 }
-LOCALLY = ["gbm-metric-regex.yaml", "grid-search.yaml", "bayesian-parallel.yaml"]
+LOCALLY = [
+    "gbm-metric-regex.yaml",
+    "grid-search.yaml",
+    "bayesian-parallel.yaml",
+    "multi-objective.yaml",
+]
 # The PyTorch example's trainer needs PyTorch, which the test command never installs: its trials
 # run a stand-in with the same flags and output (the example's GPU placement and metrics are
 # what is under test).
@@ -88,6 +94,13 @@ def test_example_completes_on_the_cluster(
     assert result.returncode == 0, f"{result.stderr}\n{cluster.tuningjob(tj).get('status')}"
     status = cluster.tuningjob(tj)["status"]
     assert status["trials"]["failed"] == 0, status
+    if "objectives" in manifest["spec"]:
+        metrics = {o["metric"] for o in manifest["spec"]["objectives"]}
+        assert "bestTrial" not in status, status
+        assert 1 <= len(status["paretoFront"]) == status["paretoFrontSize"] <= 3, status
+        assert all(set(t["objectives"]) == metrics for t in status["paretoFront"]), status
+        cluster.kubectl("delete", "tj", tj)
+        return
     best = status["bestTrial"]
     assert isinstance(best["objective"], float)
     for extra in manifest["spec"]["objective"].get("additionalMetrics") or []:
@@ -182,4 +195,4 @@ def test_example_runs_locally(tmp_path: Path, name: str) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Complete" in result.stdout
-    assert "Best trial" in result.stdout
+    assert ("Pareto front" if name == "multi-objective.yaml" else "Best trial") in result.stdout
