@@ -54,7 +54,10 @@ def run_case(case: str, script: str, early_stopping: bool, work_dir: Path) -> di
     from tests.kubesim.harness import KubeSim, wait_until
     from tests.tools import ensure_kube_binaries
 
-    with KubeSim(controllers=True, work_dir=work_dir / case, log_level="WARNING") as sim:
+    # A directory per run: the emulator keeps its state there (a second run would find the
+    # first one's CRD and objects).
+    run_dir = work_dir / (case + ("-early-stopping" if early_stopping else ""))
+    with KubeSim(controllers=True, work_dir=run_dir, log_level="WARNING") as sim:
         api = kubernetes.config.new_client_from_config(config_file=str(sim.kubeconfig))
         custom = kubernetes.client.CustomObjectsApi(api)
         core = kubernetes.client.CoreV1Api(api)
@@ -62,7 +65,7 @@ def run_case(case: str, script: str, early_stopping: bool, work_dir: Path) -> di
         # As in production (and the tests): the chart's ServiceAccount under its RBAC.
         binaries = ensure_kube_binaries()
         Cluster(sim, binaries["kubectl"]).install_operator_rbac(binaries["helm"])
-        operator = OperatorProcess(sim, work_dir / case).start()
+        operator = OperatorProcess(sim, run_dir).start()
         wait_until(operator.leading, timeout=60, message="the operator leads")
         assert operator.process is not None
         pid = operator.process.pid
