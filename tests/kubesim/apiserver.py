@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 SEED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+BIND_RETRY_SECONDS = 10.0
 
 
 def _ensure(api: Api, group: str, plural: str, obj: dict[str, Any]) -> None:
@@ -79,9 +81,20 @@ class ApiServer:
         self.port = 0
 
     async def start(self, port: int) -> ApiServer:
+        """Serve on ``port`` (0: any). A restart binds its predecessor's port, which sits in the
+        ephemeral range: a client's outgoing connection may hold it for a moment, so retry."""
         await self.runner.setup()
-        self.site = web.TCPSite(self.runner, "127.0.0.1", port, backlog=1024)
-        await self.site.start()
+        deadline = time.monotonic() + BIND_RETRY_SECONDS
+        while True:
+            self.site = web.TCPSite(self.runner, "127.0.0.1", port, backlog=1024)
+            try:
+                await self.site.start()
+                break
+            except OSError as error:
+                if not port or time.monotonic() > deadline:
+                    raise
+                log.warning("port %d busy (%s); retrying", port, error)
+                await asyncio.sleep(0.2)
         # aiohttp has no public accessor for the port it bound when asked for port 0.
         sockets = getattr(self.site._server, "sockets", None) or []
         self.port = int(sockets[0].getsockname()[1])

@@ -6,7 +6,9 @@ kube-apiserver does."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -217,3 +219,22 @@ def test_watches_are_cut_and_resume_only_from_after_the_restart(tmp_path: Path) 
         events = [(e["type"], e["object"]["metadata"]["name"]) for e in resumed[0]]
         assert ("ADDED", "c") in events
         assert all(name == "c" for _, name in events)
+
+
+def test_a_restart_waits_for_its_port_to_be_free(tmp_path: Path) -> None:
+    with KubeSim(controllers=False, work_dir=tmp_path) as sim:
+        answer = sim._control("POST", "restart", {"downtime_seconds": 1.0})
+        squatter = socket.socket()  # bound, not listening: like a client's outgoing port
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                squatter.bind(("127.0.0.1", sim.port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the old server never released its port"
+                time.sleep(0.01)
+        time.sleep(2.0)  # past the downtime: the new server must be retrying now
+        squatter.close()
+        wait_until(lambda: sim.state()["restarts"] == 1, message="the API server back")
+        assert sim.state()["resourceVersion"] == answer["resourceVersion"]
+        assert "busy" in sim.log_tail(200)
