@@ -64,3 +64,34 @@ def test_a_trial_missing_an_objective_fails_with_metrics_unavailable(tmp_path: P
     assert study is not None
     reasons = [t.user_attrs.get("kubetune.reason") for t in study.get_trials()]
     assert reasons == ["MetricsUnavailable", "MetricsUnavailable"]
+
+
+def test_clone_refines_around_the_front_and_runs_warm_started(tmp_path: Path) -> None:
+    source = write(tmp_path, OBJECTIVES)
+    assert kubetune("run", str(source), cwd=tmp_path).returncode == 0
+    study = load_study(journal_of(tmp_path))
+    assert study is not None
+    done = [t for t in study.get_trials() if t.state is TrialState.COMPLETE]
+    front = [done[i] for i in non_dominated([tuple(t.values) for t in done])]
+
+    result = kubetune("clone", str(source), "--refine", "--top", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Pareto front" in result.stdout  # the header says what it narrowed around
+    clone = yaml.safe_load(result.stdout)
+    assert clone["metadata"]["name"] == "local-test-r1"
+    assert clone["spec"]["objectives"] == OBJECTIVES
+    assert clone["spec"]["warmStart"]["parents"] == [{"name": "local-test"}]
+    [x] = clone["spec"]["parameters"]
+    # The front's extremes in x are those of its objectives (x_seen is x), which the crowding
+    # selection of the top 3 always keeps: the refined range holds the whole front.
+    xs = [t.params["x"] for t in front]
+    assert x["min"] <= min(xs)
+    assert max(xs) <= x["max"]
+    assert x["max"] - x["min"] < 1.0
+
+    path = tmp_path / "clone.yaml"
+    clone["spec"]["limits"]["maxTrials"] = 2
+    path.write_text(yaml.safe_dump(clone))
+    rerun = kubetune("run", str(path), cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "Warm start: 8 trials of parent runs seeded the study" in " ".join(rerun.stdout.split())

@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 import pytest
 from kubetune.api import TuningJob, parse_tuningjob
+from kubetune.api.spec import WarmStartParent
 from kubetune.api.status import Reason, TrialReason
 from kubetune.controller.completion import best_trial, evaluate_completion
 from kubetune.controller.outcome import succeeded_outcome
@@ -14,6 +15,7 @@ from kubetune.controller.status import tuningjob_status
 from kubetune.metrics.logs import MetricSeries, Observation
 from kubetune.search.parego import ParEgoSampler
 from kubetune.search.study import SearchSpaceChanged, TuningStudy
+from kubetune.search.warm_start import ParentStudy, read_parent
 from kubetune.trials import TrialOutcome, TrialState
 
 from tests.unit.manifests import REMOVE, manifest, tweak
@@ -124,3 +126,29 @@ def test_status_lists_the_front_and_no_best_trial(storage: optuna.storages.BaseS
     assert completion.message == (
         "2 trials since the last to join the Pareto front (trial 3) without improvement"
     )
+
+
+def test_identical_warm_start_carries_every_objective(
+    storage: optuna.storages.BaseStorage,
+) -> None:
+    parent = TuningStudy(multi_job(), storage)  # named "mo"
+    for _ in range(4):
+        [trial] = parent.ask(1)
+        x = float(trial.params["x"])
+        parent.tell(trial.number, succeeded_outcome(parent.job.spec, series(loss=x, acc=x / 2)))
+    [last] = parent.ask(1)  # failed (it never reported acc): not loaded
+    parent.tell(last.number, succeeded_outcome(parent.job.spec, series(loss=0.5)))
+
+    def load(reference: WarmStartParent, metric: str) -> ParentStudy:
+        return read_parent(storage, reference.name, reference.name, metric)
+
+    warm = {"type": "identicalDataAndAlgorithm", "parents": [{"name": "mo"}]}
+    child_doc = tweak(manifest(name="child", parameters=PARAMETERS), "spec.objective", REMOVE)
+    child_doc = tweak(tweak(child_doc, "spec.objectives", OBJECTIVES), "spec.warmStart", warm)
+    child = TuningStudy(parse_tuningjob(child_doc), storage, parents=load)
+    assert child.warm_start_trials == 4
+    seeded = child.study.get_trials()
+    assert all(len(t.values) == 2 for t in seeded)
+    assert [t.values[1] for t in seeded] == [t.values[0] / 2 for t in seeded]
+    assert child.records() == []  # the parents' trials are not the child's
+    assert len(child.ask(1)) == 1
