@@ -111,6 +111,14 @@ STRATEGIES: dict[str, Strategy] = {
             },
         ),
         Strategy(
+            "bayesian-sweep",
+            "bayesian",
+            note="bayesian with the categories swept one at a time around the acquisition's "
+            "winner (before the joint search of search/categorical.py)",
+            listed=False,
+            patches={"kubetune.search.gp_sampler:JOINT_CATEGORIES": False},
+        ),
+        Strategy(
             "bayesian-s5",
             "bayesian",
             {"nStartupTrials": 5},

@@ -37,6 +37,7 @@ from scipy import optimize, special, stats
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
+from kubetune.search import categorical as categories
 from kubetune.search.gaussian_process import (
     Array,
     GaussianProcess,
@@ -52,6 +53,10 @@ joint posterior samples of their outcomes (q-EI by fantasies; bench/results.md c
 
 RESTART_DESIGN = 5
 """Random trials that begin each new run after a restart, before the model takes over."""
+
+JOINT_CATEGORIES = True
+"""Categories searched jointly with the continuous values (``search.categorical``); False: the
+winner's categories swept one parameter at a time (the earlier search, kept for comparison)."""
 
 RAW_SAMPLES = 2048
 LOCAL_SEARCHES = 10
@@ -244,13 +249,25 @@ class GaussianProcessSampler(BaseSampler):
 
         dimensions = len(sizes)
         sobol = qmc.Sobol(dimensions, scramble=True, seed=self._rng).random(RAW_SAMPLES)
-        sobol[:, categorical] = np.floor(sobol[:, categorical] * sizes[categorical])
+        if JOINT_CATEGORIES:
+            sobol = categories.fill_categories(sobol, sizes, self._rng)
+        else:
+            sobol[:, categorical] = np.floor(sobol[:, categorical] * sizes[categorical])
         candidates = np.vstack([sobol, starts])
         scores = score(candidates)
-        order = np.argsort(-scores)[:LOCAL_SEARCHES]
+        if JOINT_CATEGORIES:
+            order = categories.diverse_starts(candidates, scores, sizes, LOCAL_SEARCHES)
+        else:
+            order = np.argsort(-scores)[:LOCAL_SEARCHES]
         polished = [self._polish(candidates[i], scores[i], score, categorical) for i in order]
         point, value = max(polished, key=lambda pair: pair[1])
-        return self._sweep_categories(point, value, score, sizes)
+        if not JOINT_CATEGORIES:
+            return self._sweep_categories(point, value, score, sizes)
+
+        def polish(start: Array, start_value: float) -> tuple[Array, float]:
+            return self._polish(start, start_value, score, categorical)
+
+        return categories.neighbour_search(point, value, score, polish, sizes)[0]
 
     @staticmethod
     def _polish(
