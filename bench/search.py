@@ -94,29 +94,53 @@ STRATEGIES: dict[str, Strategy] = {
             patches={"kubetune.search.restarts:DEFAULT_PATIENCE": 10**9},
         ),
         Strategy(
+            "bayesian-gp16",
+            "bayesian",
+            note="bayesian with TPE past 16 parameters (the default until 2026-12-06)",
+            listed=False,
+            patches={"kubetune.search.auto:GP_MAX_DIMENSIONS": 16},
+        ),
+        Strategy(
             "bayesian-gp20",
             "bayesian",
-            note="bayesian with the GP up to 32 parameters (TPE past 16 by default)",
+            note="bayesian with the GP's moderate lengthscale prior at any size (no sparse-axis "
+            "prior past 16 parameters)",
             listed=False,
-            patches={"kubetune.search.auto:GP_MAX_DIMENSIONS": 32},
+            patches={"kubetune.search.gaussian_process:SPARSE_AXES_MIN_DIMENSIONS": 10**9},
         ),
         Strategy(
             "bayesian-gp20-sparse",
             "bayesian",
-            note="bayesian-gp20 with a sparse-axis (half-Cauchy, SAAS-like) lengthscale prior",
+            note="the GP to 32 parameters with the sparse-axis prior past 16 (the default since "
+            "2026-12-06; the name of the earlier runs)",
             listed=False,
-            patches={
-                "kubetune.search.auto:GP_MAX_DIMENSIONS": 32,
-                "kubetune.search.gaussian_process:SPARSE_AXES": True,
-            },
+            patches={"kubetune.search.auto:GP_MAX_DIMENSIONS": 32},
         ),
         Strategy(
-            "bayesian-sweep",
+            "bayesian-joint",
             "bayesian",
-            note="bayesian with the categories swept one at a time around the acquisition's "
-            "winner (before the joint search of search/categorical.py)",
+            note="bayesian with the categories searched jointly in the acquisition "
+            "(search/categorical.py) instead of swept around its winner",
             listed=False,
-            patches={"kubetune.search.gp_sampler:JOINT_CATEGORIES": False},
+            patches={"kubetune.search.gp_sampler:JOINT_CATEGORIES": True},
+        ),
+        Strategy(
+            "bayesian-gpmixed",
+            "bayesian",
+            note="bayesian with the GP on spaces up to half categorical (the default until "
+            "2026-12-06; TPE from a third on since)",
+            listed=False,
+            patches={"kubetune.search.auto:GP_MAX_CATEGORICAL_SHARE": 0.51},
+        ),
+        Strategy(
+            "bayesian-gpmixed-joint",
+            "bayesian",
+            note="bayesian-gpmixed with the categories searched jointly (bayesian-joint)",
+            listed=False,
+            patches={
+                "kubetune.search.auto:GP_MAX_CATEGORICAL_SHARE": 0.51,
+                "kubetune.search.gp_sampler:JOINT_CATEGORIES": True,
+            },
         ),
         Strategy(
             "bayesian-s5",

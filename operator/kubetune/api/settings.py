@@ -30,8 +30,8 @@ class BayesianSettings(SpecModel):
         le=1000,
         description=(
             "Completed trials after which TPE takes over from the Gaussian process "
-            "(0: TPE only). The GP is used only with at most 16 parameters, at most half of "
-            "them categorical"
+            "(0: TPE only). The GP is used only with at most 32 parameters, fewer than a third "
+            "of them categorical"
         ),
     )
     n_ei_candidates: int = Field(default=24, ge=1, description="TPE candidates per suggestion")

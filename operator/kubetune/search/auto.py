@@ -11,7 +11,7 @@ trial, by this rule (the same idea as OptunaHub's AutoSampler):
    ``random`` strategy makes with that seed). With parallel trials the random design is still
    ``nStartupTrials`` trials: modelling starts as soon as they are asked and two have results.
 2. The Gaussian process (:mod:`kubetune.search.gp_sampler`, NumPy and SciPy), when the space
-   has at most :data:`GP_MAX_DIMENSIONS` parameters, at most :data:`GP_MAX_CATEGORICAL_SHARE`
+   has at most :data:`GP_MAX_DIMENSIONS` parameters, fewer than :data:`GP_MAX_CATEGORICAL_SHARE`
    of them categorical, and at least :data:`GP_MIN_TRIALS` and fewer than ``gp_max_trials``
    trials have completed (``gpMaxTrials``, default 100): past that a GP suggestion costs a
    tenth of a second or more while TPE takes milliseconds and has enough data to do well.
@@ -52,11 +52,15 @@ from optuna.trial import FrozenTrial, TrialState
 from kubetune.search.restarts import current_run_start
 from kubetune.search.warping import ScaleChooser
 
-GP_MAX_DIMENSIONS = 16
-"""Past this many parameters the GP's acquisition search gets slow and TPE does as well."""
+GP_MAX_DIMENSIONS = 32
+"""Past this many parameters a GP suggestion takes seconds (the acquisition search grows with
+the dimension); from 17 on the GP puts a sparse-axis prior on its lengthscales
+(``gaussian_process.SPARSE_AXES_MIN_DIMENSIONS``), without which it did no better than TPE."""
 
-GP_MAX_CATEGORICAL_SHARE = 0.5
-"""A space more than half categorical goes to TPE (the GP models categories coarsely)."""
+GP_MAX_CATEGORICAL_SHARE = 1 / 3
+"""A space with this share of categorical parameters or more goes to TPE: on a pipeline with 3
+categorical parameters of 9 the GP settled on the first good combination it found and TPE,
+which samples categories from their own densities, did far better."""
 
 DEFAULT_GP_MAX_TRIALS = 100
 
@@ -83,7 +87,7 @@ def gp_fits_space(distributions: dict[str, BaseDistribution]) -> bool:
     if dimensions == 0 or dimensions > GP_MAX_DIMENSIONS:
         return False
     categorical = sum(isinstance(d, CategoricalDistribution) for d in distributions.values())
-    return categorical <= GP_MAX_CATEGORICAL_SHARE * dimensions
+    return categorical < GP_MAX_CATEGORICAL_SHARE * dimensions
 
 
 def choose_model(

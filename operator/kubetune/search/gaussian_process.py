@@ -17,7 +17,8 @@ the at most a few hundred trials the GP models, NumPy does the same work in mill
 
 The priors are weak and keep the fit sane with a handful of points: lengthscales are pulled
 away from both extremes, the signal variance towards 1 (outputs are standardized) and the
-noise towards small values.
+noise towards small values. With many parameters (:data:`SPARSE_AXES_MIN_DIMENSIONS`) the
+lengthscale prior is a sparse-axis one instead: a parameter is inert until the data says not.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ MIN_NOISE = 1e-6
 
 _SQRT5 = math.sqrt(5.0)
 
-SPARSE_AXES = False
-"""A sparse-axis prior on the lengthscales (most parameters inert) instead of the moderate one;
-an experiment for spaces of many parameters (``bench/results.md``), off by default."""
+SPARSE_AXES_MIN_DIMENSIONS = 17
+"""From this many parameters on, the lengthscales get a sparse-axis prior (most parameters
+inert until the data shows otherwise) instead of the moderate one: with many parameters and few
+trials, the moderate prior spreads the model over every axis and it learns none well."""
 SPARSE_AXES_SCALE = 0.1
 
 
@@ -82,17 +84,17 @@ def _matern52_d_sqd(scaled_sqd: Array, signal_variance: float) -> Array:
     return -signal_variance * (5.0 / 6.0) * (1.0 + _SQRT5 * r) * np.exp(-_SQRT5 * r)
 
 
-def _log_prior_and_gradient(raw: Array) -> tuple[float, Array]:
+def _log_prior_and_gradient(raw: Array, sparse: bool) -> tuple[float, Array]:
     """Log prior density (up to a constant) of the raw (log) hyperparameters, and its gradient.
 
-    Lengthscales (unless :data:`SPARSE_AXES`): ``-(0.1 / λ + 0.1 λ)`` per inverse squared
-    lengthscale λ, which favours λ near 1 and rules out both extremes; signal variance:
-    Gamma(2, 1); noise: Gamma(1.1, 30).
+    Lengthscales (unless ``sparse``): ``-(0.1 / λ + 0.1 λ)`` per inverse squared lengthscale
+    λ, which favours λ near 1 and rules out both extremes; signal variance: Gamma(2, 1); noise:
+    Gamma(1.1, 30).
     """
     values = np.exp(raw)
     ils, signal, noise = values[:-2], values[-2], values[-1]
     gradient = np.empty_like(raw)
-    if SPARSE_AXES:
+    if sparse:
         # Half-Cauchy(0, τ) on each λ (SAAS-like, as a MAP fit): most parameters inert, the
         # data has to show that one matters. In log λ the Jacobian adds log λ.
         ratio = (ils / SPARSE_AXES_SCALE) ** 2
@@ -109,7 +111,7 @@ def _log_prior_and_gradient(raw: Array) -> tuple[float, Array]:
 
 
 def _negative_log_posterior(
-    raw: Array, sqd: Array, y: Array, fixed_noise: float | None
+    raw: Array, sqd: Array, y: Array, fixed_noise: float | None, sparse: bool = False
 ) -> tuple[float, Array]:
     if fixed_noise is not None:
         raw = raw.copy()
@@ -142,7 +144,7 @@ def _negative_log_posterior(
     gradient[-1] = (
         0.0 if fixed_noise is not None else 0.5 * float(np.trace(inner)) * (hyper.noise_variance)
     )
-    log_prior, prior_gradient = _log_prior_and_gradient(raw)
+    log_prior, prior_gradient = _log_prior_and_gradient(raw, sparse)
     if fixed_noise is not None:
         prior_gradient[-1] = 0.0
     return -(log_likelihood + log_prior), -(gradient + prior_gradient)
@@ -201,7 +203,7 @@ class GaussianProcess:
             result = optimize.minimize(
                 _negative_log_posterior,
                 raw,
-                args=(sqd, y, fixed_noise),
+                args=(sqd, y, fixed_noise, dimensions >= SPARSE_AXES_MIN_DIMENSIONS),
                 jac=True,
                 method="L-BFGS-B",
                 bounds=bounds,

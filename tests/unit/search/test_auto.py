@@ -11,6 +11,7 @@ import numpy as np
 import optuna
 import pytest
 from kubetune.search.auto import (
+    GP_MAX_DIMENSIONS,
     AutoSampler,
     Model,
     choose_model,
@@ -95,12 +96,19 @@ def test_a_search_stuck_past_the_gp_limit_keeps_its_gp_after_the_restart() -> No
 
 
 def test_which_spaces_suit_a_gaussian_process() -> None:
-    floats: dict[str, BaseDistribution] = {f"x{i}": FloatDistribution(0, 1) for i in range(16)}
+    floats: dict[str, BaseDistribution] = {
+        f"x{i}": FloatDistribution(0, 1) for i in range(GP_MAX_DIMENSIONS)
+    }
     assert gp_fits_space(floats)
     assert not gp_fits_space({**floats, "one_too_many": FloatDistribution(0, 1)})
     assert gp_fits_space(SPACE)  # 1 categorical of 4
     categorical = {f"c{i}": CategoricalDistribution(["a", "b"]) for i in range(3)}
     assert not gp_fits_space({"x": FloatDistribution(0, 1), **categorical})
+    six = {f"x{i}": FloatDistribution(0, 1) for i in range(6)}
+    assert not gp_fits_space({**six, **categorical})  # a third categorical: TPE
+    assert gp_fits_space({**six, "x6": FloatDistribution(0, 1), "c0": categorical["c0"]})
+    two = {"c0": categorical["c0"], "c1": categorical["c1"]}
+    assert gp_fits_space({**six, "x6": FloatDistribution(0, 1), **two})  # 2 of 9
     assert not gp_fits_space({})
 
 

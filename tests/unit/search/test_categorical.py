@@ -94,6 +94,10 @@ def test_mixed_suggestions_are_reproducible_with_a_seed() -> None:
     assert run_categorical_only(seed=5, trials=10) == run_categorical_only(seed=5, trials=10)
 
 
-def test_the_earlier_sweep_is_still_selectable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gp_sampler, "JOINT_CATEGORIES", False)
-    assert len(run_categorical_only(seed=3, trials=12)) == 12
+@pytest.mark.parametrize("joint", [False, True])
+def test_both_category_searches_find_the_best_combination(
+    joint: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gp_sampler, "JOINT_CATEGORIES", joint)
+    assert ("b", "y", "q") in run_categorical_only(seed=1, trials=8)
+    assert run_categorical_only(seed=5, trials=10) == run_categorical_only(seed=5, trials=10)

@@ -24,19 +24,18 @@ def data(n: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     ("deterministic", "sparse"), [(False, False), (True, False), (False, True)]
 )
 def test_the_fit_gradient_is_the_derivative_of_the_posterior(
-    deterministic: bool, sparse: bool, monkeypatch: pytest.MonkeyPatch
+    deterministic: bool, sparse: bool
 ) -> None:
-    monkeypatch.setattr(gpm, "SPARSE_AXES", sparse)
     x, y = data()
     sqd = gpm.squared_distances(x, x, CATEGORICAL)
     raw = np.log(np.array([2.0, 0.5, 1.3, 0.8, 0.05]))
     fixed = gpm.MIN_NOISE if deterministic else None
 
     def value(r: np.ndarray) -> float:
-        return gpm._negative_log_posterior(r, sqd, y, fixed)[0]
+        return gpm._negative_log_posterior(r, sqd, y, fixed, sparse)[0]
 
     numeric = optimize.approx_fprime(raw, value, 1e-6)
-    exact = gpm._negative_log_posterior(raw, sqd, y, fixed)[1]
+    exact = gpm._negative_log_posterior(raw, sqd, y, fixed, sparse)[1]
     np.testing.assert_allclose(exact, numeric, rtol=1e-4, atol=1e-4)
     if deterministic:
         assert exact[-1] == 0.0
@@ -133,9 +132,20 @@ def test_the_sparse_axis_prior_leaves_an_inert_parameter_inert(
     y = np.sin(5 * x[:, 0]) + x[:, 1]  # 6 of the 8 parameters do nothing
     y = (y - y.mean()) / y.std()
     categorical = np.zeros(8, dtype=bool)
-    monkeypatch.setattr(gpm, "SPARSE_AXES", True)
+    monkeypatch.setattr(gpm, "SPARSE_AXES_MIN_DIMENSIONS", 8)
     sparse = gpm.GaussianProcess.fit(x, y, categorical).hyper.inverse_squared_lengthscales
-    monkeypatch.setattr(gpm, "SPARSE_AXES", False)
+    monkeypatch.setattr(gpm, "SPARSE_AXES_MIN_DIMENSIONS", 9)
     moderate = gpm.GaussianProcess.fit(x, y, categorical).hyper.inverse_squared_lengthscales
     assert sparse[2:].max() < 0.1 * min(sparse[0], sparse[1])  # inert: long lengthscales
     assert sparse[2:].max() < moderate[2:].max()
+
+
+def test_many_parameters_get_the_sparse_axis_prior_by_default() -> None:
+    rng = np.random.default_rng(2)
+    dimensions = gpm.SPARSE_AXES_MIN_DIMENSIONS
+    x = rng.random((30, dimensions))
+    y = np.sin(5 * x[:, 0]) + x[:, 1]
+    y = (y - y.mean()) / y.std()
+    fitted = gpm.GaussianProcess.fit(x, y, np.zeros(dimensions, dtype=bool))
+    ils = fitted.hyper.inverse_squared_lengthscales
+    assert ils[2:].max() < 0.1 * min(ils[0], ils[1])

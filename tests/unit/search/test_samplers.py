@@ -14,7 +14,7 @@ import optuna
 import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import Algorithm
-from kubetune.search.auto import AutoSampler, Model
+from kubetune.search.auto import GP_MAX_DIMENSIONS, AutoSampler, Model
 from kubetune.search.samplers import SAMPLER_FACTORIES, build_sampler
 from kubetune.search.space import SearchSpace
 from kubetune.search.study import TuningStudy
@@ -249,12 +249,14 @@ def test_grid_over_a_continuous_space_is_refused_by_the_factory() -> None:
 
 def test_gp_is_kubetunes_own_gaussian_process_without_tpe() -> None:
     """`gp` models every trial after startup with the GP, even where `bayesian` would switch to
-    TPE (more than 16 parameters), and needs no PyTorch."""
+    TPE (more than GP_MAX_DIMENSIONS parameters), and needs no PyTorch."""
+    dimensions = GP_MAX_DIMENSIONS + 1
     space = SearchSpace.from_parameters(
         parse_tuningjob(
             manifest(
                 parameters=[
-                    {"name": f"x{i}", "type": "float", "min": 0, "max": 1} for i in range(20)
+                    {"name": f"x{i}", "type": "float", "min": 0, "max": 1}
+                    for i in range(dimensions)
                 ]
             )
         ).spec.parameters
@@ -267,6 +269,7 @@ def test_gp_is_kubetunes_own_gaussian_process_without_tpe() -> None:
     for number in range(5):
         trial = study.ask(space.distributions)
         models.append(sampler.last_model)
-        study.tell(trial, sum((trial.params[f"x{i}"] - 0.3) ** 2 for i in range(20)) + number)
+        value = sum((trial.params[f"x{i}"] - 0.3) ** 2 for i in range(dimensions))
+        study.tell(trial, value + number)
     assert models == [Model.RANDOM, Model.RANDOM, Model.GP, Model.GP, Model.GP]
     assert "torch" not in sys.modules
