@@ -285,6 +285,9 @@ def test_raising_parallel_trials_of_a_running_tuningjob_runs_trials_at_once(
 def test_operator_probes(operator: OperatorProcess) -> None:
     import urllib.request
 
+    # An operator restarted by an earlier test answers "standby" until it holds the Lease, then
+    # 503 until kopf's caches are warm: both are right during a takeover, so wait for it to lead.
+    wait_until(operator.leading, timeout=30, message=f"operator leading\n{operator.log_tail()}")
     for path in ("/healthz", "/readyz"):
         with urllib.request.urlopen(f"http://127.0.0.1:{operator.port}{path}", timeout=5) as r:
             assert r.status == 200
