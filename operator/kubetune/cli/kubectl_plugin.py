@@ -221,7 +221,8 @@ def describe(name: str) -> None:
         click.echo(f"Top trials:  <study not readable: {error}>")
         return
     done = ranked(spec, records(job, study))
-    click.echo(f"Top trials (of {len(done)} complete):")
+    heading = "Pareto front" if spec.multi_objective else f"Top trials (of {len(done)} complete)"
+    click.echo(f"{heading}:")
     if not done:
         click.echo("  <none>")
         return

@@ -37,6 +37,17 @@ def non_dominated(points: Sequence[Point]) -> list[int]:
     """Indices of the points no other point dominates, in order; duplicates all stay."""
     order = sorted(range(len(points)), key=lambda i: tuple(points[i]))
     front: list[int] = []
+    if points and len(points[0]) == 2:
+        # Two objectives, sorted by the first: a point is on the front when its second value
+        # beats every point before it (or it repeats the last point kept). O(n log n): a
+        # front of thousands of trials is summarised at every reconcile step.
+        lowest, last = math.inf, None
+        for index in order:
+            point = tuple(points[index])
+            if point[1] < lowest or point == last:
+                front.append(index)
+                lowest, last = min(lowest, point[1]), point
+        return sorted(front)
     for index in order:  # sorted: a point can only be dominated by one before it
         if not any(dominates(points[kept], points[index]) for kept in front):
             front.append(index)

@@ -28,7 +28,12 @@ from kubetune.search.samplers import build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
 from kubetune.search.views import CONSTRAINTS_KEY, ConstrainedSampler, TransferSampler
-from kubetune.search.warm_start import ATTR_WARM_START, ParentLoader, warm_start_count
+from kubetune.search.warm_start import (
+    ATTR_OBJECTIVES,
+    ATTR_WARM_START,
+    ParentLoader,
+    warm_start_count,
+)
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
 
 ATTR_STARTED_AT = "kubetune.startedAt"
@@ -151,6 +156,7 @@ class TuningStudy:
         if ATTR_SPACE not in attrs:
             plan = plan_seeding(spec, parents)
             self.study.set_user_attr(ATTR_SPACE, fingerprint)
+            self.study.set_user_attr(ATTR_OBJECTIVES, spec.objective_metrics)
             self.study.set_user_attr(ATTR_STARTED_AT, time.time())
             seed_study(self.study, self.space, spec, plan)
             attrs = self.study.user_attrs

@@ -45,6 +45,9 @@ from kubetune.trials import ParamValue
 ATTR_PARENT = "kubetune.warmStartParent"
 # Study user attribute: {"trials": <how many were added>, "parents": {label: count}, ...}.
 ATTR_WARM_START = "kubetune.warmStart"
+# Study user attribute: the objective metrics, in the order of the study's directions (set when
+# the study is created), so a parent read for one of them gets that objective's direction.
+ATTR_OBJECTIVES = "kubetune.objectives"
 # transferLearning: the parents' trials inform the model until the job has this many results of
 # its own; from then on its own results alone (a related objective's optimum is near, not at,
 # the job's: kept for good, the parents' results would pull the search towards theirs).
@@ -119,8 +122,12 @@ def read_parent(
     except KeyError:
         raise ParentNotFound(f"{label} has no study") from None
     directions = storage.get_study_directions(study_id)
+    objectives = storage.get_study_user_attrs(study_id).get(ATTR_OBJECTIVES)
+    index = 0  # a multi-objective parent: the objective ``metric`` is, if it is one
+    if isinstance(objectives, list) and metric in objectives:
+        index = min(objectives.index(metric), len(directions) - 1)
     direction: Direction = (
-        "maximize" if directions[0] == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+        "maximize" if directions[index] == optuna.study.StudyDirection.MAXIMIZE else "minimize"
     )
     kinds: dict[str, str] = {}
     trials: list[ParentTrial] = []
@@ -128,7 +135,7 @@ def read_parent(
         if ATTR_PARENT in trial.user_attrs or not trial.values:
             continue
         metrics = trial.user_attrs.get("kubetune.metrics") or {}
-        value = metrics.get(metric, trial.values[0])
+        value = metrics.get(metric, trial.values[min(index, len(trial.values) - 1)])
         if not isinstance(value, int | float) or not math.isfinite(value):
             continue
         params: dict[str, ParamValue] = {}

@@ -152,3 +152,16 @@ def test_identical_warm_start_carries_every_objective(
     assert [t.values[1] for t in seeded] == [t.values[0] / 2 for t in seeded]
     assert child.records() == []  # the parents' trials are not the child's
     assert len(child.ask(1)) == 1
+
+
+def test_a_single_objective_child_reads_its_metric_of_a_multi_objective_parent(
+    storage: optuna.storages.BaseStorage,
+) -> None:
+    parent = TuningStudy(multi_job(), storage)  # minimize loss, maximize acc
+    for value in (0.2, 0.6, 0.4):
+        [trial] = parent.ask(1)
+        outcome = succeeded_outcome(parent.job.spec, series(loss=1 - value, acc=value))
+        parent.tell(trial.number, outcome)
+    study = read_parent(storage, "mo", "mo", "acc")
+    assert study.direction == "maximize"
+    assert [t.value for t in study.trials] == [0.2, 0.6, 0.4]

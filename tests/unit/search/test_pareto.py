@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from typing import Any
 
 from kubetune.api import parse_tuningjob
@@ -97,3 +98,17 @@ def test_listed_front_is_bounded() -> None:
     assert len(listed) == 20
     assert {listed[0].number, listed[-1].number} == {0, 29}
     assert listed_front(spec, front[:3]) == front[:3]
+
+
+def test_the_two_objective_sweep_agrees_with_pairwise_domination() -> None:
+    rng = random.Random(4)
+    for _ in range(200):
+        points = [(rng.randint(0, 5), rng.randint(0, 5)) for _ in range(rng.randint(1, 12))]
+        pairwise = [
+            i
+            for i, p in enumerate(points)
+            if not any(dominates(q, p) for j, q in enumerate(points) if j != i)
+        ]
+        assert non_dominated(points) == pairwise, points
+    three = [(1, 2, 3), (2, 1, 3), (2, 2, 3), (1, 2, 3)]
+    assert non_dominated(three) == [0, 1, 3]
