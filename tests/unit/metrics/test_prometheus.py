@@ -12,7 +12,9 @@ from urllib.parse import parse_qs
 
 import pytest
 from kubetune.api import parse_tuningjob
+from kubetune.api.status import TrialReason
 from kubetune.api.validation import unknown_query_variables
+from kubetune.controller.outcome import succeeded_outcome
 from kubetune.metrics.logs import Observation
 from kubetune.metrics.prometheus import (
     PrometheusAuth,
@@ -28,6 +30,7 @@ from kubetune.metrics.prometheus import (
     render_query,
     to_observations,
 )
+from kubetune.trials import TrialState
 
 from tests.unit.manifests import manifest
 
@@ -248,3 +251,48 @@ def test_prometheus_url_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         prometheus_url(bare, None)
     monkeypatch.setenv("KUBETUNE_PROMETHEUS_URL", "http://from-env:9090")
     assert prometheus_url(bare, None) == "http://from-env:9090"
+
+
+class PerMetricClient(ScriptedClient):
+    """Answers each query by the metric its PromQL names."""
+
+    def __init__(self, answers: dict[str, list[Series]]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
+        self.calls += 1
+        return self.answers.get(promql.partition("{")[0], [])
+
+
+def test_several_objectives_wait_for_each_then_a_missing_one_fails_the_trial() -> None:
+    document = manifest()
+    del document["spec"]["objective"]
+    document["spec"]["objectives"] = [
+        {"metric": "loss", "direction": "minimize"},
+        {"metric": "latency", "direction": "minimize"},
+    ]
+    queries = [{"metric": m, "query": m + '{trial="${trial.name}"}'} for m in ("loss", "latency")]
+    document["spec"]["metrics"] = {
+        "source": "prometheus",
+        "prometheus": {"url": "http://prometheus:9090", "interval": "10s", "queries": queries},
+    }
+    spec = parse_tuningjob(document).spec
+    client = PerMetricClient({"loss": SERIES})
+    now = [1000.0]
+    metrics = PrometheusMetrics(spec, client, clock=lambda: now[0])
+    ended = now[0]
+    now[0] += 10
+    assert metrics.finished(TRIAL, ended) is None  # latency may still arrive: within grace
+    now[0] += 41
+    final = metrics.finished(TRIAL, ended)
+    assert final is not None
+    outcome = succeeded_outcome(spec, final)
+    assert (outcome.state, outcome.reason) == (TrialState.FAILED, TrialReason.METRICS_UNAVAILABLE)
+    assert outcome.message == "the trial never reported metric 'latency'"
+    client.answers["latency"] = [Series({"step": "0"}, (Sample(950.0, 12.0),))]
+    metrics.forget(set())
+    now[0] += 10
+    final = metrics.finished(TRIAL, now[0] - 20)
+    assert final is not None
+    assert succeeded_outcome(spec, final).values == (0.7, 12.0)
