@@ -10,7 +10,8 @@ No SDK and no sidecar: a trial reports by printing. Three formats are understood
 metrics in every format. Each value keeps its step: the ``step`` (or ``epoch``/``iteration``) on
 the same line when there is one, else how many values of that metric came before. Lines are
 capped in length before any matching, so a runaway line cannot stall the parser. Logs are cut
-into lines by ``kubetune.metrics.lines`` (``\\r`` ends a line too), the same on every path.
+into lines by ``kubetune.metrics.lines`` (a line is what a terminal shows: a ``\\r`` redraws
+it), the same on every path.
 """
 
 from __future__ import annotations

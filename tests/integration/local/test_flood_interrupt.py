@@ -1,5 +1,6 @@
 """Ctrl-C stops `kubetune run` at once, whatever its trials print: a tqdm bar redrawn as fast
-as Python can, with early stopping on (so every value is judged)."""
+as Python can, a line ended every 10 redraws (each a report: the bar's last redraw), with early
+stopping on (so every value is judged)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ FLOOD = (
     "i = 0\n"
     "while True:\n"
     "    i += 1\n"
-    "    sys.stdout.write(f'\\rstep={i} loss={1 + 1 / i:.6f}')\n"
+    "    sys.stdout.write(f'\\rstep={i} loss={1 + 1 / i:.6f}' + ('\\n' if i % 10 == 0 else ''))\n"
 )
 
 

@@ -1,6 +1,6 @@
 """One trial, one series: the local runner (its log followed as it grows, then read whole) and
 a cluster (the pod log followed while it runs, then read whole when it finished) record the
-same steps, values and objective for the same output, a tqdm bar among it."""
+same steps, values and objective for the same output, progress bars among it."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from kubetune.runtime.local import LocalBackend, _LocalTrial, _LogFollower
 
 from tests.unit.manifests import job, manifest
 
-REDRAWS = 5 * MAX_INTERMEDIATE_VALUES  # past the cap: the curves are downsampled
+LINES = 5 * MAX_INTERMEDIATE_VALUES  # past the cap: the curves are downsampled
 LOG = (
     b"starting\n"
+    # one progress bar per line, redrawn: each line is its last redraw
     + b"".join(
-        b"\r%3d%%|bar| step=%d loss=%.6f" % (i % 100, i, 1 + 1 / (i + 1)) for i in range(REDRAWS)
+        b"\r  0%%|bar| loss=9\r100%%|bar| step=%d loss=%.6f\n" % (i, 1 + 1 / (i + 1))
+        for i in range(LINES)
     )
-    + b"\r\n"
     + b"".join(b'{"loss": %d, "accuracy": 0.%d}\r\n' % (i, i) for i in range(1, 9))
-    + "caf\u00e9 loss=0.5\r".encode()
+    + "caf\u00e9 loss=0.5\r".encode()  # redrawn by the next: not a report
     + b"loss=0.25 accuracy=0.75\n"
 )
 JOB = job(manifest(objective={"additionalMetrics": ["accuracy"]}))
@@ -94,7 +95,7 @@ def test_every_log_path_records_the_same_series(tmp_path: Path) -> None:
         read_on_a_cluster(),
     ]
     assert all(s == local_live for s in series)
-    assert local_live.count("loss") == REDRAWS + 10
+    assert local_live.count("loss") == LINES + 9
     assert local_live.reduce("loss", "last") == 0.25
     assert local_live.reduce("loss", "min") == 0.25
     assert local_live.reduce("loss", "max") == 8.0
@@ -102,4 +103,4 @@ def test_every_log_path_records_the_same_series(tmp_path: Path) -> None:
     curve = local_live.observations("loss")
     assert len(curve) <= MAX_INTERMEDIATE_VALUES + 1
     assert (curve[0].step, curve[0].value) == (0, 2.0)
-    assert (curve[-1].step, curve[-1].value) == (REDRAWS + 9, 0.25)  # counted on from the bar
+    assert (curve[-1].step, curve[-1].value) == (LINES + 8, 0.25)  # counted on from the bars
