@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from kubetune.api import load_tuningjobs
 from kubetune.api.status import ConditionType
+from kubetune.metrics.series import MetricSeries
 from kubetune.runtime.local import _LogFollower
 from kubetune.runtime.runner import RunPaths, run_local
 from kubetune.trials import TrialState
@@ -48,6 +50,17 @@ def test_a_50_mb_line_then_the_metric_completes_the_trial(
     assert peak < 20 * 1024 * 1024  # nowhere near the line's size
 
 
+def read_all(follower: _LogFollower) -> MetricSeries:
+    """Look at the log as the runner does, once per step (each look reads for at most 0.1 s,
+    less than 50 MiB on a loaded machine), until all of it was read."""
+    deadline = time.monotonic() + 60
+    series = follower.poll()
+    while follower.offset < follower.path.stat().st_size:
+        assert time.monotonic() < deadline, "the log was not read to its end"
+        series = follower.poll()
+    return series
+
+
 def test_following_a_log_keeps_only_the_start_of_a_huge_line(
     write_manifest: ManifestWriter, tmp_path: Path, traced: None
 ) -> None:
@@ -62,12 +75,12 @@ def test_following_a_log_keeps_only_the_start_of_a_huge_line(
     follower = _LogFollower(job, log)
     tracemalloc.reset_peak()
 
-    series = follower.poll()  # the huge line is not over yet: it waits for its end
+    series = read_all(follower)  # the huge line is not over yet: it waits for its end
     _, peak = tracemalloc.get_traced_memory()
     assert [(o.step, o.value) for o in series.observations("loss")] == [(0, 0.75)]
     assert peak < 4 * 1024 * 1024
 
     with log.open("ab") as output:
         output.write(b" loss=0.6\nstep=2 loss=0.5\n")
-    series = follower.poll()
+    series = read_all(follower)
     assert [(o.step, o.value) for o in series.observations("loss")] == [(0, 0.75), (2, 0.5)]
