@@ -567,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--strategies", default=",".join(name for name, s in STRATEGIES.items() if s.listed)
     )
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds FIRST .. FIRST + SEEDS - 1"
+    )
     parser.add_argument("--parallel", default="1,4", help="parallelTrials values")
     parser.add_argument("--budget", type=int, default=None, help="override every budget")
     parser.add_argument(
@@ -612,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for b in benchmarks
         for p in parallels
         for s in strategies
-        for seed in range(seeds)
+        for seed in range(args.first_seed, args.first_seed + seeds)
     ]
     # The slowest (GP) first, so the pool does not end on one long run.
     tasks.sort(key=lambda t: (t[1] not in ("ax", "hebo"), not t[1].startswith(("gp", "bayesian"))))

@@ -231,6 +231,28 @@ class GaussianProcess:
         variance = self.hyper.signal_variance - np.sum(v * v, axis=0)
         return mean, np.maximum(variance, 1e-12)
 
+    def predict_gradient(self, point: Array) -> tuple[float, float, Array, Array]:
+        """Posterior mean and variance at one point, and their gradients with respect to its
+        coordinates (zero along categorical ones, which have no gradient)."""
+        sqd = squared_distances(point[None, :], self.x, self.categorical)[0]
+        ils, signal = self.hyper.inverse_squared_lengthscales, self.hyper.signal_variance
+        scaled = sqd @ ils
+        cross = matern52(scaled, signal)
+        # d k_i / d point = dk/dr² · 2 λ (point - x_i), per continuous coordinate
+        slope = _matern52_d_sqd(scaled, signal)[:, None] * 2.0 * ils * (point - self.x)
+        slope[:, self.categorical] = 0.0
+        weights = linalg.cho_solve((self._factor, True), cross, check_finite=False)
+        variance = signal - float(cross @ weights)
+        variance_gradient = -2.0 * (weights @ slope)
+        if variance < 1e-12:
+            variance, variance_gradient = 1e-12, np.zeros_like(point)
+        return (
+            self.mean + float(cross @ self._alpha),
+            variance,
+            self._alpha @ slope,
+            variance_gradient,
+        )
+
     def sample_joint(self, x: Array, count: int, rng: np.random.Generator) -> Array:
         """``count`` joint draws of the process at the rows of ``x``: ``(count, len(x))``."""
         sqd = squared_distances(x, self.x, self.categorical)
@@ -252,6 +274,21 @@ def log_expected_improvement(mean: Array, variance: Array, best: float) -> Array
     sigma = np.sqrt(variance)
     z = (mean - best) / sigma
     return np.log(sigma) + _log_h(z)
+
+
+def log_expected_improvement_gradient(
+    mean: float, variance: float, mean_gradient: Array, variance_gradient: Array, best: float
+) -> tuple[float, Array]:
+    """:func:`log_expected_improvement` at one point and its gradient, from the posterior's
+    (``GaussianProcess.predict_gradient``): d log EI = d sigma / sigma + Φ(z)/h(z) dz, as
+    h' = Φ."""
+    sigma = math.sqrt(variance)
+    z = (mean - best) / sigma
+    log_h = float(_log_h(np.array([z]))[0])
+    ratio = math.exp(float(special.log_ndtr(z)) - log_h)  # Φ(z) / h(z), stable in the tail
+    sigma_gradient = variance_gradient / (2.0 * sigma)
+    z_gradient = (mean_gradient - z * sigma_gradient) / sigma
+    return math.log(sigma) + log_h, sigma_gradient / sigma + ratio * z_gradient
 
 
 def _log_h(z: Array) -> Array:

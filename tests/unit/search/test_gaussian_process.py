@@ -149,3 +149,23 @@ def test_many_parameters_get_the_sparse_axis_prior_by_default() -> None:
     fitted = gpm.GaussianProcess.fit(x, y, np.zeros(dimensions, dtype=bool))
     ils = fitted.hyper.inverse_squared_lengthscales
     assert ils[2:].max() < 0.1 * min(ils[0], ils[1])
+
+
+@pytest.mark.parametrize("best", [-0.5, 0.8, 6.0])  # near the mean, above it, far in the tail
+def test_the_acquisition_gradient_is_its_derivative(best: float) -> None:
+    from kubetune.search import acquisition
+
+    x, y = data(20)
+    gp = gpm.GaussianProcess.fit(x, y, CATEGORICAL)
+    other = gp.with_observations(np.array([[0.4, 0.6, 1.0]]), np.array([1.5]))
+    point = np.array([0.31, 0.72, 2.0])
+    for models in ([(gp, best)], [(gp, best), (other, best + 0.3)]):
+        value, gradient = acquisition.log_ei_and_gradient(models, point)
+        assert value == pytest.approx(acquisition.log_ei(models, point[None, :])[0])
+
+        def at(u: np.ndarray, models: acquisition.Models = models) -> float:
+            return float(acquisition.log_ei(models, np.array([[u[0], u[1], 2.0]]))[0])
+
+        numeric = optimize.approx_fprime(point[:2], at, 1e-7)
+        np.testing.assert_allclose(gradient[:2], numeric, rtol=1e-3, atol=1e-5)
+        assert gradient[2] == 0.0  # a categorical coordinate has none
