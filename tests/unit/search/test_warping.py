@@ -48,6 +48,31 @@ def test_unmodelled_draws_cover_both_scales(storage: optuna.storages.BaseStorage
     assert all(1e-6 <= v <= 1.0 for v in values)
 
 
+def log_optimal(p: dict[str, Any]) -> float:
+    return (math.log10(p["lr"]) + 4) ** 2 + (p["x"] - 0.3) ** 2
+
+
+def linear_optimal(p: dict[str, Any]) -> float:
+    return (10 * (p["lr"] - 0.6)) ** 2 + (p["x"] - 0.3) ** 2
+
+
+@pytest.mark.parametrize(
+    ("objective", "small_draws"), [(log_optimal, (45, 90)), (linear_optimal, (0, 25))]
+)
+def test_unmodelled_draws_follow_the_evidence_once_there_is_some(
+    storage: optuna.storages.BaseStorage, objective: Any, small_draws: tuple[int, int]
+) -> None:
+    study = TuningStudy(auto_job(LR, X, algorithm="random"), storage)
+    for record in study.ask(8):
+        value = objective(record.params)
+        study.tell(record.number, TrialOutcome(TrialState.COMPLETE, value, {"loss": value}))
+
+    values = [float(r.params["lr"]) for r in study.ask(100)]
+
+    low, high = small_draws  # log-uniform: 2/3 of the draws below 1e-2; uniform: 1%
+    assert low <= sum(1 for v in values if v < 1e-2) <= high
+
+
 def completed(objective: Any, count: int, seed: int) -> list[optuna.trial.FrozenTrial]:
     rng = np.random.default_rng(seed)
     trials = []
@@ -67,8 +92,8 @@ def completed(objective: Any, count: int, seed: int) -> list[optuna.trial.Frozen
 @pytest.mark.parametrize(
     ("objective", "expected"),
     [
-        (lambda p: (math.log10(p["lr"]) + 4) ** 2 + (p["x"] - 0.3) ** 2, "log"),
-        (lambda p: (10 * (p["lr"] - 0.6)) ** 2 + (p["x"] - 0.3) ** 2, "linear"),
+        (log_optimal, "log"),
+        (linear_optimal, "linear"),
     ],
 )
 def test_the_process_picks_the_scale_the_results_support(objective: Any, expected: str) -> None:
