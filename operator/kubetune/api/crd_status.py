@@ -126,6 +126,11 @@ _STATUS_DESCRIPTIONS: dict[str, str] = {
         "again; never counted as failed."
     ),
     "status.trials.succeeded": "Trials that finished and reported the objective metric.",
+    "status.trials.infeasible": (
+        "Succeeded trials that reported a constrained metric outside its bound "
+        "(spec.constraints): recorded with their results and counted in succeeded, never the "
+        "best trial. Only with spec.constraints."
+    ),
     "status.trials.failed": "Trials that failed (errors, timeouts, missing metrics, ...).",
     "status.trials.pruned": (
         "Trials cut short without failing: stopped early by spec.earlyStopping (reason "

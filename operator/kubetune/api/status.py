@@ -99,6 +99,7 @@ class TrialCounts(StatusModel):
     active: int = 0
     queued: int = 0
     succeeded: int = 0
+    infeasible: int | None = None  # with spec.constraints only
     failed: int = 0
     pruned: int = 0
     retried: int = 0

@@ -14,7 +14,7 @@ from rich.text import Text
 from kubetune.api.spec import TuningJob
 from kubetune.controller.completion import best_trial, trial_budget
 from kubetune.controller.model import Completion
-from kubetune.controller.status import count_trials
+from kubetune.controller.status import count_trials, is_infeasible
 from kubetune.controller.tuner import StepResult
 from kubetune.report.summary import marked_trials, objective_values
 from kubetune.runtime.local import LocalBackend
@@ -31,6 +31,18 @@ STATE_STYLES = {
 MAX_TABLE_ROWS = 25
 
 
+INFEASIBLE = "infeasible"
+INFEASIBLE_STYLE = "magenta"
+
+
+def state_label(job: TuningJob, trial: TrialRecord) -> Text:
+    """A trial's state as the tables show it: a succeeded trial outside ``spec.constraints``
+    reads ``infeasible``."""
+    if is_infeasible(trial, job.spec.constraints):
+        return Text(INFEASIBLE, style=INFEASIBLE_STYLE)
+    return Text(trial.state.value, style=STATE_STYLES[trial.state])
+
+
 def format_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
@@ -44,7 +56,7 @@ def format_params(params: object) -> str:
 
 
 def progress_line(job: TuningJob, trials: Sequence[TrialRecord], elapsed: float) -> Text:
-    counts = count_trials(trials)
+    counts = count_trials(trials, constraints=job.spec.constraints)
     budget, _ = trial_budget(job.spec)
     best = best_trial(job.spec, trials)
     text = Text()
@@ -55,6 +67,8 @@ def progress_line(job: TuningJob, trials: Sequence[TrialRecord], elapsed: float)
     text.append(f"{counts.succeeded} ok", style="green")
     text.append(" · ")
     text.append(f"{counts.failed} failed", style="red" if counts.failed else "")
+    if counts.infeasible:
+        text.append(f" · {counts.infeasible} infeasible", style=INFEASIBLE_STYLE)
     if counts.pruned:
         text.append(f" · {counts.pruned} stopped", style="yellow")
     if best is not None and best.objective is not None:
@@ -106,7 +120,9 @@ class LiveProgress:
 def trial_line(job: TuningJob, trial: TrialRecord) -> Text:
     style = STATE_STYLES[trial.state]
     text = Text(f"  trial {trial.number:>3} ", style="dim")
-    text.append(f"{trial.state.value:<8}", style=style)
+    label = state_label(job, trial)
+    label.pad_right(8 - len(label))
+    text.append_text(label)
     for metric, value in objective_values(job.spec, trial).items():
         text.append(f" {metric}={format_value(value)}")
     text.append(f"  {format_params(dict(trial.params))}", style="dim")
@@ -173,7 +189,8 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
     shown, title = _shown_trials(job, trials)
     marked = marked_trials(spec, trials)
     numbers = [("*" if t.number in marked else "") + str(t.number) for t in shown]
-    states = [t.state.value for t in shown]
+    labels = [state_label(job, t) for t in shown]
+    states = [label.plain for label in labels]
     objectives = []
     for metric in spec.objective_metrics:
         values = [objective_values(spec, t).get(metric) for t in shown]
@@ -184,7 +201,7 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
         _Column("#", list(numbers), keep=True, min_width=_widest("#", numbers)),
         _Column(
             "state",
-            [Text(t.state.value, style=STATE_STYLES[t.state]) for t in shown],
+            list(labels),
             "left",
             keep=True,
             min_width=_widest("state", states),
@@ -195,7 +212,7 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
                 name,
                 [format_value(t.metrics[name]) if name in t.metrics else "" for t in shown],
             )
-            for name in spec.metric_names[len(spec.objective_metrics) :]
+            for name in spec.recorded_metrics[len(spec.objective_metrics) :]
         ),
     ]
     params = [
@@ -208,7 +225,10 @@ def trials_table(job: TuningJob, trials: Sequence[TrialRecord], width: int | Non
         return [c for c in columns if c.keep or any(str(cell) for cell in c.cells)]
 
     what = "on the Pareto front" if spec.multi_objective else "best trial"
-    caption = f"* {what}" if any(t.number in marked for t in shown) else None
+    notes = [f"* {what}"] if any(t.number in marked for t in shown) else []
+    if INFEASIBLE in states:
+        notes.append(f"{INFEASIBLE}: succeeded outside spec.constraints, never the best")
+    caption = "; ".join(notes) or None
     table = _build_table(title, kept([*fixed, *params, reason]), len(shown), caption)
     if width is None or _natural_width(table) <= width:
         style_best(table, shown, marked)
@@ -281,10 +301,11 @@ def print_report(console: Console, report: RunReport) -> None:
     else:
         console.print(completion_text(report.completion))
     console.print(best_text(job, report.trials))
-    counts = count_trials(report.trials)
+    counts = count_trials(report.trials, constraints=job.spec.constraints)
+    infeasible = f" ({counts.infeasible} infeasible)" if counts.infeasible else ""
     console.print(
-        f"{counts.total} trials ({counts.succeeded} succeeded, {counts.failed} failed, "
-        f"{counts.pruned} stopped) in {report.elapsed:.1f}s"
+        f"{counts.total} trials ({counts.succeeded} succeeded{infeasible}, {counts.failed} "
+        f"failed, {counts.pruned} stopped) in {report.elapsed:.1f}s"
     )
     if report.warm_start:
         loaded = ", ".join(f"{count} from {parent}" for parent, count in report.warm_start.items())

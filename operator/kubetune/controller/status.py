@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from kubetune.api.spec import TuningJobSpec
+from kubetune.api.spec import Constraint, TuningJobSpec, is_feasible
 from kubetune.api.status import (
     AuxiliaryConditionType,
     AuxiliaryReason,
@@ -37,8 +37,11 @@ def reruns(trial: TrialRecord) -> int:
     return max(0, len(trial.interruptions) - (1 if failed_by_last else 0))
 
 
-def count_trials(trials: Sequence[TrialRecord], queued: int = 0) -> TrialCounts:
-    """The status counters; ``queued``: running trials whose workload waits in a queue."""
+def count_trials(
+    trials: Sequence[TrialRecord], queued: int = 0, constraints: Sequence[Constraint] = ()
+) -> TrialCounts:
+    """The status counters; ``queued``: running trials whose workload waits in a queue;
+    ``constraints``: the spec's, which make a succeeded trial outside them infeasible."""
     counts = dict.fromkeys(TrialState, 0)
     for trial in trials:
         counts[trial.state] += 1
@@ -46,10 +49,22 @@ def count_trials(trials: Sequence[TrialRecord], queued: int = 0) -> TrialCounts:
         active=counts[TrialState.RUNNING],
         queued=queued,
         succeeded=counts[TrialState.COMPLETE],
+        infeasible=(
+            sum(1 for trial in trials if is_infeasible(trial, constraints)) if constraints else None
+        ),
         failed=counts[TrialState.FAILED],
         pruned=counts[TrialState.PRUNED],
         retried=sum(1 for trial in trials if reruns(trial)),
         total=len(trials),
+    )
+
+
+def is_infeasible(trial: TrialRecord, constraints: Sequence[Constraint]) -> bool:
+    """Whether ``trial`` succeeded with a constrained metric outside its bound."""
+    return (
+        bool(constraints)
+        and trial.state is TrialState.COMPLETE
+        and not is_feasible(constraints, trial.metrics)
     )
 
 
@@ -209,7 +224,7 @@ def tuningjob_status(
     ``warm_start_trials``: how many parent trials seeded the study (with spec.warmStart);
     ``queued``: how many running trials wait in a queue (their Job suspended)."""
     previous = previous or {}
-    counts = count_trials(trials, queued)
+    counts = count_trials(trials, queued, spec.constraints)
     conditions = conditions_for(completion, counts, now, generation)
     if pending and completion is None:
         conditions[0]["message"] += f"; waiting to start: {pending}"

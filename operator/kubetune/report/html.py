@@ -6,7 +6,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from kubetune.api.spec import Constraint
 from kubetune.controller.diagnosis import Thresholds
+from kubetune.controller.status import is_infeasible
 from kubetune.report.plots import Plot, study_plots
 from kubetune.report.source import StudyReport
 from kubetune.report.summary import Summary, marked_trials, objective_values, summarize
@@ -44,7 +46,7 @@ def _value(value: object) -> str:
 def _trials_table(report: StudyReport, summary: Summary) -> str:
     spec = report.job.spec
     objectives = spec.objective_metrics
-    metrics = spec.metric_names[len(objectives) :]
+    metrics = spec.recorded_metrics[len(objectives) :]
     params = [p.name for p in spec.parameters]
     head = ["#", "state", *objectives, *metrics, *params]
     rows = []
@@ -53,7 +55,7 @@ def _trials_table(report: StudyReport, summary: Summary) -> str:
         values = objective_values(spec, trial)
         cells = [
             str(trial.number),
-            trial.state.value,
+            "infeasible" if is_infeasible(trial, spec.constraints) else trial.state.value,
             *(_value(values[m]) if m in values else "" for m in objectives),
             *(_value(trial.metrics[m]) if m in trial.metrics else "" for m in metrics),
             *(_value(trial.params.get(p, "")) for p in params),
@@ -66,11 +68,14 @@ def _trials_table(report: StudyReport, summary: Summary) -> str:
     return f"<table><tr>{header}</tr>{''.join(rows)}</table>"
 
 
-def _counts(trials: Sequence[TrialRecord]) -> str:
+def _counts(trials: Sequence[TrialRecord], constraints: Sequence[Constraint]) -> str:
     by_state = {state: sum(t.state is state for t in trials) for state in TrialState}
     parts = [f"{len(trials)} trials"] + [
         f"{count} {state.value.lower()}" for state, count in by_state.items() if count
     ]
+    infeasible = sum(1 for t in trials if is_infeasible(t, constraints))
+    if infeasible:
+        parts.append(f"{infeasible} of them infeasible (spec.constraints)")
     return ", ".join(parts)
 
 
@@ -78,7 +83,8 @@ def _summary_section(report: StudyReport, summary: Summary) -> str:
     spec = report.job.spec
     lines = [
         f"<p><b>{_e(spec.objective_summary)}</b>, strategy "
-        f"{_e(spec.strategy.algorithm)}; {_e(_counts(report.trials))}. Read from "
+        f"{_e(spec.strategy.algorithm)}; {_e(_counts(report.trials, spec.constraints))}. "
+        f"Read from "
         f"{_e(report.origin)}.</p>"
     ]
     for condition in summary.conditions:

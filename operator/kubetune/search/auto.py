@@ -49,6 +49,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
+from kubetune.search import feasibility
 from kubetune.search.restarts import current_run_start
 from kubetune.search.warping import ScaleChooser
 
@@ -292,11 +293,12 @@ class _ClippedStudy:
 def _current_run_start(study: optuna.Study, finished: list[FrozenTrial]) -> int:
     """Where the GP's current run begins among ``finished`` (trial order), on the values the GP
     sees (capped as ``_ClippedStudy`` caps them)."""
-    values = [float(t.value) for t in finished if t.value is not None]
-    values = clip_worst(values, study.direction)
+    finished = [t for t in finished if t.value is not None]
+    values = clip_worst([float(t.value) for t in finished], study.direction)  # type: ignore[arg-type]
     if study.direction == optuna.study.StudyDirection.MAXIMIZE:
         values = [-v for v in values]
-    return current_run_start(values)
+    satisfied = feasibility.feasible(feasibility.constraint_values(finished), len(finished))
+    return current_run_start(feasibility.penalized(values, satisfied))
 
 
 def clip_worst(

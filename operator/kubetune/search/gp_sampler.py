@@ -38,7 +38,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
-from kubetune.search import acquisition
+from kubetune.search import acquisition, feasibility
 from kubetune.search import categorical as categories
 from kubetune.search.gaussian_process import (
     Array,
@@ -202,7 +202,16 @@ class GaussianProcessSampler(BaseSampler):
             x, y, categorical, start=self._last_fit, deterministic=self._deterministic
         )
         self._last_fit = gp.hyper
-        best = float(y.max())
+        # spec.constraints: constrained EI (kubetune.search.feasibility).
+        constraints = feasibility.constraint_values(complete)
+        satisfied = feasibility.feasible(constraints, len(complete))
+        feasible_model = None
+        if constraints is not None:
+            feasible_model = feasibility.Feasibility.fit(x, constraints, categorical)
+        incumbent = feasibility.incumbent(y, satisfied)
+        # Without a feasible result there is no improvement to measure (the acquisition is the
+        # probability of feasibility alone): the models' incumbent is then a placeholder.
+        best = float(y.max()) if incumbent is None else incumbent
         models = [(gp, best)]
         if running:
             # Running trials count as finished at the model's predictions, for the incumbent
@@ -216,8 +225,15 @@ class GaussianProcessSampler(BaseSampler):
             models = [
                 (gp.with_observations(pending, o), max(best, float(o.max()))) for o in outcomes
             ]
-        starts = x[np.argsort(-y)[:LOCAL_SEARCHES]]
-        return encoding.decode(self._maximize(models, encoding, starts=starts))
+        starts = x[feasibility.ranking(y, constraints)[:LOCAL_SEARCHES]]
+        point = self._maximize(
+            models,
+            encoding,
+            starts=starts,
+            feasible_model=feasible_model,
+            improvement=incumbent is not None,
+        )
+        return encoding.decode(point)
 
     def sample_independent(
         self,
@@ -230,10 +246,17 @@ class GaussianProcessSampler(BaseSampler):
 
     # ---- acquisition -------------------------------------------------------------------------
     def _maximize(
-        self, models: list[tuple[GaussianProcess, float]], encoding: _Encoding, starts: Array
+        self,
+        models: list[tuple[GaussianProcess, float]],
+        encoding: _Encoding,
+        starts: Array,
+        feasible_model: feasibility.Feasibility | None = None,
+        improvement: bool = True,
     ) -> Array:
         """The point of highest log EI, averaged over ``models`` (one per outcome assumed for
-        the running trials) when there are several."""
+        the running trials) when there are several; with constraints (``feasible_model``),
+        times the probability of feasibility, or that probability alone without a feasible
+        incumbent (``improvement`` False)."""
         categorical = encoding.categorical
         sizes = np.array(
             [
@@ -242,8 +265,12 @@ class GaussianProcessSampler(BaseSampler):
             ]
         )
 
-        score = functools.partial(acquisition.log_ei, models)
-        score_gradient = functools.partial(acquisition.log_ei_and_gradient, models)
+        score: feasibility.Score = functools.partial(acquisition.log_ei, models)
+        score_gradient: feasibility.ScoreGradient = functools.partial(
+            acquisition.log_ei_and_gradient, models
+        )
+        if feasible_model is not None:
+            score, score_gradient = feasible_model.weigh(score, score_gradient, improvement)
         dimensions = len(sizes)
         sobol = qmc.Sobol(dimensions, scramble=True, seed=self._rng).random(RAW_SAMPLES)
         if JOINT_CATEGORIES:
@@ -365,7 +392,8 @@ def _current_run(
     values = [float(t.value) for t in complete]  # type: ignore[arg-type]
     if study.direction == optuna.study.StudyDirection.MAXIMIZE:
         values = [-v for v in values]
-    start = current_run_start(values)
+    satisfied = feasibility.feasible(feasibility.constraint_values(complete), len(complete))
+    start = current_run_start(feasibility.penalized(values, satisfied))
     if start == 0:
         return complete, running, False
     boundary = complete[start - 1].number

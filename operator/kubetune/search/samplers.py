@@ -126,6 +126,13 @@ def _cmaes(settings: CmaEsSettings, context: SamplerContext) -> optuna.samplers.
     )
 
 
+CONSTRAINT_BLIND: frozenset[Algorithm] = frozenset({"cmaes"})
+"""Strategies whose sampler ignores the constraint values stored with each trial (Optuna's
+``constraints`` system attribute, which TPE, NSGA-II, Optuna's GPSampler and kubetune's
+Gaussian process read): they are shown infeasible trials as the study's worst result instead
+(``kubetune.search.views.ConstrainedSampler``). Random and grid search ignore results anyway."""
+
+
 SAMPLER_FACTORIES: dict[Algorithm, SamplerFactory] = {
     "random": _random,
     "grid": _grid,

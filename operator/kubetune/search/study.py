@@ -24,7 +24,7 @@ from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES, Observation
 from kubetune.names import API_VERSION, KIND
 from kubetune.search.multi_objective import build_multi_objective_sampler
 from kubetune.search.pruners import build_pruner
-from kubetune.search.samplers import build_sampler
+from kubetune.search.samplers import CONSTRAINT_BLIND, build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
 from kubetune.search.views import CONSTRAINTS_KEY, ConstrainedSampler, TransferSampler
@@ -219,14 +219,14 @@ class TuningStudy:
         return build_sampler(strategy, self.space, parallel_trials)
 
     def _viewed(self, sampler: optuna.samplers.BaseSampler) -> optuna.samplers.BaseSampler:
-        """``sampler`` seeing infeasible trials as the worst and transferred warm-start results
-        on the job's scale (``kubetune.search.views``), as the spec asks."""
+        """``sampler`` seeing transferred warm-start results on the job's scale, and infeasible
+        trials as the worst if it cannot read constraint values (``kubetune.search.views``)."""
         spec = self.job.spec
         if self.space.auto_scaled:
             from kubetune.search.warping import MixedScaleSampler  # SciPy: only when needed
 
             sampler = MixedScaleSampler(sampler, self.space.auto_scaled, spec.strategy.seed)
-        if spec.constraints and not spec.multi_objective:  # multi: the sampler's constraints_func
+        if spec.constraints and spec.strategy.algorithm in CONSTRAINT_BLIND:
             sampler = ConstrainedSampler(sampler)
         if self.warm_start_trials and spec.warm_start is not None and spec.warm_start.transfer:
             sampler = TransferSampler(sampler, self.warm_start_trials)

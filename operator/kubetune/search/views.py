@@ -5,9 +5,11 @@ Two things kubetune stores as they are but a model must not take at face value:
 - ``TransferSampler``: transferred (standardized) warm-start results, shown on the job's own
   scale (``kubetune.search.warm_start``);
 - ``ConstrainedSampler``: infeasible trials (``spec.constraints``), shown with the worst result
-  of the study, so every sampler (kubetune's Gaussian process, TPE, CMA-ES) steers away from
-  their region while their true values stay recorded. Their constraint values are also stored
-  as Optuna's ``constraints`` system attribute (what optuna-dashboard shows as feasibility).
+  of the study, for the samplers that cannot read constraint values (CMA-ES,
+  ``kubetune.search.samplers.CONSTRAINT_BLIND``), so they steer away from their region while
+  their true values stay recorded. Every constrained trial's values are stored as Optuna's
+  ``constraints`` system attribute (what ``Trial.set_constraint`` stores, what TPE, NSGA-II
+  and kubetune's Gaussian process model and optuna-dashboard shows as feasibility).
 
 Each wraps any sampler; the wrapped sampler stores what it stores in the real study.
 """
@@ -15,6 +17,7 @@ Each wraps any sampler; the wrapped sampler stores what it stores in the real st
 from __future__ import annotations
 
 import statistics
+import warnings
 from collections.abc import Callable, Container, Sequence
 from typing import Any
 
@@ -176,6 +179,18 @@ class _HandoverView(_StudyView):
 
 class ConstrainedSampler(_ViewSampler):
     """Infeasible trials shown with the study's worst completed value."""
+
+    def after_trial(
+        self,
+        study: optuna.Study,
+        trial: FrozenTrial,
+        state: OptunaState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with warnings.catch_warnings():
+            # Said once per trial by CMA-ES; this view is how it uses them.
+            warnings.filterwarnings("ignore", "Constraints have been set", UserWarning)
+            super().after_trial(study, trial, state, values)
 
     def _view(self, study: optuna.Study) -> Any:
         minimize = study.direction == optuna.study.StudyDirection.MINIMIZE

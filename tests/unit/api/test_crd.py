@@ -246,6 +246,7 @@ def test_status_is_explicit() -> None:
         "queued",
         "retried",
         "succeeded",
+        "infeasible",
         "failed",
         "pruned",
         "total",

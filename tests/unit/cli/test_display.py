@@ -88,3 +88,25 @@ def test_a_narrow_table_shares_one_parameters_column() -> None:
     assert "parameter_number_5=" in flat
     roomy = trials_table(job(2), trials(5, 2), 120)
     assert [c.header for c in roomy.columns][-2:] == ["parameter_number_0", "parameter_number_1"]
+
+
+def test_infeasible_trials_are_marked_and_never_the_best() -> None:
+    document = job(1).model_dump(by_alias=True, exclude_none=True, mode="json")
+    document["spec"]["constraints"] = [{"metric": "gpu-memory-gb", "max": 40}]
+    constrained = parse_tuningjob(document)
+    records = [
+        TrialRecord(n, TrialState.COMPLETE, {"parameter_number_0": 0.5}, objective=v, metrics=m)
+        for n, v, m in [
+            (0, 1.0, {"gpu-memory-gb": 80.0}),  # the lowest error, infeasible
+            (1, 2.0, {"gpu-memory-gb": 30.0}),
+        ]
+    ]
+    console = Console(width=160, color_system=None, record=True)
+    console.print(trials_table(constrained, records, 160))
+    text = console.export_text()
+    rows = {line.split()[1]: line for line in text.splitlines() if line.split()[1:2]}
+    assert "infeasible" in rows["0"]
+    assert "*1" in text
+    assert "*0" not in text
+    assert "gpu-memory-gb" in text  # the constrained metric has its column
+    assert "infeasible: succeeded outside spec.constraints" in text

@@ -1,5 +1,6 @@
 """``spec.constraints``: validated at load; an infeasible trial is recorded, never the best, and
-shown to the sampler as the worst; a trial without a constrained metric fails."""
+modelled by the sampler (shown as the worst to one that cannot); a trial without a constrained
+metric fails."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from kubetune.api.spec import Constraint, violations
 from kubetune.api.status import TrialReason
 from kubetune.controller.completion import best_trial, evaluate_completion
 from kubetune.controller.outcome import succeeded_outcome
+from kubetune.controller.status import count_trials
 from kubetune.search.study import TuningStudy
 from kubetune.search.views import CONSTRAINTS_KEY, ConstrainedSampler
 from kubetune.trials import TrialOutcome, TrialRecord, TrialState
@@ -89,18 +91,35 @@ def test_an_infeasible_trial_is_never_the_best_nor_reaches_the_target() -> None:
     assert best_trial(spec, trials[:1]) is None
 
 
-def test_the_sampler_sees_infeasible_trials_as_the_worst(
-    storage: optuna.storages.BaseStorage,
-) -> None:
-    study = TuningStudy(constrained(MEMORY), storage)
+def tell_three(study: TuningStudy) -> None:
     for memory, loss in ((80.0, 0.05), (20.0, 0.3), (30.0, 0.2)):
         (trial,) = study.ask(1)
         metrics = {"loss": loss, "gpu-memory-gb": memory}
         study.tell(trial.number, TrialOutcome(TrialState.COMPLETE, loss, metrics))
 
+
+def test_the_sampler_reads_each_trials_constraint_values(
+    storage: optuna.storages.BaseStorage,
+) -> None:
+    study = TuningStudy(constrained(MEMORY), storage)
+    tell_three(study)
+
     stored = study.study.get_trials()
     assert [t.system_attrs[CONSTRAINTS_KEY] for t in stored] == [[40.0], [-20.0], [-10.0]]
+    # What Optuna's samplers (TPE, NSGA-II, GPSampler) and kubetune's GP read.
+    assert [t.constraints for t in stored] == [{"0": 40.0}, {"0": -20.0}, {"0": -10.0}]
     assert [t.value for t in stored] == [0.05, 0.3, 0.2]  # recorded as they were
+    assert not isinstance(study.study.sampler, ConstrainedSampler)  # no penalty: it models them
+
+
+def test_a_sampler_blind_to_constraints_sees_infeasible_trials_as_the_worst(
+    storage: optuna.storages.BaseStorage,
+) -> None:
+    document = manifest(algorithm="cmaes")
+    document["spec"]["constraints"] = [MEMORY]
+    study = TuningStudy(parse_tuningjob(document), storage)
+    tell_three(study)
+
     assert isinstance(study.study.sampler, ConstrainedSampler)
     seen = study.study.sampler._view(study.study)._get_trials()
     assert [t.value for t in seen] == [0.3, 0.3, 0.2]
@@ -117,3 +136,14 @@ def test_a_constrained_metric_needs_a_definition_or_a_query_where_metrics_do() -
         "spec.metrics.definitions: format regex needs a definition for constrained metric "
         "'gpu-memory-gb'"
     ]
+
+
+def test_status_counts_the_infeasible_trials_only_with_constraints() -> None:
+    trials = [record(0, 0.05, 80.0), record(1, 0.3, 20.0), record(2, 0.2, 41.0)]
+    spec = constrained(MEMORY).spec
+
+    counts = count_trials(trials, constraints=spec.constraints)
+
+    assert (counts.succeeded, counts.infeasible) == (3, 2)
+    assert counts.to_dict()["infeasible"] == 2
+    assert "infeasible" not in count_trials(trials).to_dict()  # unconstrained: no such counter

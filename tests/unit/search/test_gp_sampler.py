@@ -119,13 +119,13 @@ def test_a_running_trial_expected_to_beat_the_best_raises_the_bar(
     bars: list[float] = []
     maximize = GaussianProcessSampler._maximize
 
-    def record(self: GaussianProcessSampler, models: Any, encoding: Any, starts: Any) -> Any:
+    def record(self: GaussianProcessSampler, models: Any, encoding: Any, **options: Any) -> Any:
         ((gp, best),) = models  # the believer: one model
         bars.append(best)
         mean, _ = gp.predict(np.array([[0.5]]))
         assert best == pytest.approx(float(mean[0]))  # the believed value is the incumbent
         assert best > float(gp.y[:4].max())  # above every finished trial's
-        return maximize(self, models, encoding, starts)
+        return maximize(self, models, encoding, **options)
 
     monkeypatch.setattr(GaussianProcessSampler, "_maximize", record)
     suggested = study.ask(space).params["x"]
