@@ -10,8 +10,9 @@
 
 ``spec.constraints``: :class:`~kubetune.search.study.TuningStudy` stores each result's
 constraint values as the trial's Optuna ``constraints`` (what ``Trial.set_constraint`` stores,
-Optuna 5; ``constraints_func`` is deprecated there); TPE reads them from every trial and ParEGO
-shows infeasible trials with the worst scalarized value.
+Optuna 5; ``constraints_func`` is deprecated there); TPE reads them from every trial and
+ParEGO's Gaussian process models them (constrained expected improvement,
+:mod:`kubetune.search.feasibility`).
 CMA-ES models a single value: validation refuses it with ``spec.objectives``.
 """
 

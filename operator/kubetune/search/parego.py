@@ -8,8 +8,9 @@ Chebyshev scalarization of the objectives normalized to the range seen so far:
     max_i(w_i * f_i) + RHO * sum_i(w_i * f_i)       (smaller is better)
 
 Minimizing it for one weight vector finds one point of the Pareto front; a fresh vector each
-trial spreads the search over the whole front. Infeasible trials (``spec.constraints``) are
-shown with the worst scalarized value, so the process steers away from them. The first
+trial spreads the search over the whole front. Infeasible trials (``spec.constraints``) keep
+their scalarized values: the process models their constraint values and weighs its expected
+improvement by the probability of feasibility (:mod:`kubetune.search.feasibility`). The first
 ``n_startup_trials`` trials are random, as with the single-objective GP.
 """
 
@@ -30,8 +31,6 @@ from kubetune.search.warping import ScaleChooser
 
 RHO = 0.05
 """Weight of the sum term: breaks ties between weakly dominated points."""
-
-_CONSTRAINTS_KEY = "constraints"  # Optuna's trial system attribute (kubetune.search.views)
 
 
 class ParEgoSampler(BaseSampler):
@@ -189,10 +188,8 @@ class _ScalarizedStudy:
         if scored:
             values = np.array([t.values for t in scored], dtype=float) * signs
             scalar = scalarize(values, self._weights)
-            worst = float(scalar.max())
             for t, value in zip(scored, scalar, strict=True):
-                infeasible = any(v > 0 for v in t.system_attrs.get(_CONSTRAINTS_KEY, ()))
-                shown[t.number] = worst + 1.0 if infeasible else float(value)
+                shown[t.number] = float(value)
         return [
             _single(t, shown.get(t.number))
             for t in trials

@@ -177,6 +177,8 @@ class MixedScaleSampler(_ViewSampler):
     def _log_share(self, study: optuna.Study, name: str) -> float:
         """How often to draw ``name`` log-uniformly: half the time, or by the evidence so far
         (``log_odds``) once there is some."""
+        if len(study.directions) > 1:
+            return 0.5  # several objectives: no one value to weigh the scales by
         complete = [
             t
             for t in study._get_trials(
