@@ -31,7 +31,7 @@ STATE_STYLES = {
 MAX_TABLE_ROWS = 25
 
 
-INFEASIBLE = "infeasible"
+INFEASIBLE = "Infeasible"  # a state as the tables show it (TrialState values are capitalized)
 INFEASIBLE_STYLE = "magenta"
 
 

@@ -55,7 +55,7 @@ def _trials_table(report: StudyReport, summary: Summary) -> str:
         values = objective_values(spec, trial)
         cells = [
             str(trial.number),
-            "infeasible" if is_infeasible(trial, spec.constraints) else trial.state.value,
+            "Infeasible" if is_infeasible(trial, spec.constraints) else trial.state.value,
             *(_value(values[m]) if m in values else "" for m in objectives),
             *(_value(trial.metrics[m]) if m in trial.metrics else "" for m in metrics),
             *(_value(trial.params.get(p, "")) for p in params),

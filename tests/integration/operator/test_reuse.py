@@ -141,6 +141,14 @@ def test_a_constrained_run_whose_best_is_feasible(
     best = status["bestTrial"]
     assert best["number"] != 0
     assert best["metrics"]["accuracy"] <= 0.95
+    # trial.py: loss = (x - 0.3)^2 + 0.01 layers, accuracy = 1 - loss (printed to 6 places).
+    accuracy = {
+        n: float(f"{1 - ((p['x'] - 0.3) ** 2 + 0.01 * p['layers']):.6f}")
+        for n, p in trial_params(cluster, "bounded").items()
+    }
+    infeasible = [n for n, value in accuracy.items() if value > 0.95]
+    assert 0 in infeasible
+    assert status["trials"]["infeasible"] == len(infeasible)
     missing = tuningjob(
         "unmeasured", max_trials=1, spec={"constraints": [{"metric": "gpu-memory-gb", "max": 1}]}
     )

@@ -105,8 +105,8 @@ def test_infeasible_trials_are_marked_and_never_the_best() -> None:
     console.print(trials_table(constrained, records, 160))
     text = console.export_text()
     rows = {line.split()[1]: line for line in text.splitlines() if line.split()[1:2]}
-    assert "infeasible" in rows["0"]
+    assert "Infeasible" in rows["0"]
     assert "*1" in text
     assert "*0" not in text
     assert "gpu-memory-gb" in text  # the constrained metric has its column
-    assert "infeasible: succeeded outside spec.constraints" in text
+    assert "Infeasible: succeeded outside spec.constraints" in text
