@@ -147,3 +147,12 @@ def test_status_counts_the_infeasible_trials_only_with_constraints() -> None:
     assert (counts.succeeded, counts.infeasible) == (3, 2)
     assert counts.to_dict()["infeasible"] == 2
     assert "infeasible" not in count_trials(trials).to_dict()  # unconstrained: no such counter
+
+
+def test_the_html_report_counts_and_marks_infeasible_trials() -> None:
+    from kubetune.report.html import _counts
+
+    trials = [record(0, 0.05, 80.0), record(1, 0.3, 20.0)]
+    counted = _counts(trials, constrained(MEMORY).spec.constraints)
+    assert counted == "2 trials, 2 complete, 1 of them infeasible (spec.constraints)"
+    assert "infeasible" not in _counts(trials, [])
