@@ -165,3 +165,11 @@ def test_a_single_objective_child_reads_its_metric_of_a_multi_objective_parent(
     study = read_parent(storage, "mo", "mo", "acc")
     assert study.direction == "maximize"
     assert [t.value for t in study.trials] == [0.2, 0.6, 0.4]
+
+
+def test_initial_trials_come_first(storage: optuna.storages.BaseStorage) -> None:
+    initial = [{"x": 0.25, "y": 0.75}, {"x": 0.5, "y": 0.5}]
+    study = TuningStudy(multi_job(extra={"spec.initialTrials": initial}), storage)
+    asked = study.ask(3)
+    assert [dict(t.params) for t in asked[:2]] == initial
+    assert dict(asked[2].params) not in initial
