@@ -39,6 +39,12 @@ class OperatorMetrics:
             labels,
             registry=self.registry,
         )
+        self.pareto_front_size = Gauge(
+            "kubetune_pareto_front_size",
+            "Trials on the Pareto front of a multi-objective TuningJob (spec.objectives).",
+            labels,
+            registry=self.registry,
+        )
         self.trial_duration = Histogram(
             "kubetune_trial_duration_seconds",
             "Seconds from a trial's suggestion to its result, by how it ended.",
@@ -99,6 +105,9 @@ class OperatorMetrics:
         best = (status.get("bestTrial") or {}).get("objective")
         if best is not None:
             self.best_objective.labels(namespace, tuningjob).set(best)
+        front = status.get("paretoFrontSize")
+        if front is not None:
+            self.pareto_front_size.labels(namespace, tuningjob).set(front)
         for each in suggestions:
             self.suggestion_duration.labels(namespace).observe(each)
         for state, duration in durations:
@@ -118,6 +127,7 @@ class OperatorMetrics:
         for state in STATES:
             _remove(self.trials, namespace, tuningjob, state)
         _remove(self.best_objective, namespace, tuningjob)
+        _remove(self.pareto_front_size, namespace, tuningjob)
         _remove(self.metrics_source_available, namespace, tuningjob)
 
     def names(self) -> set[str]:

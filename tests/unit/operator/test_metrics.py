@@ -55,8 +55,14 @@ def test_a_step_sets_counts_best_objective_and_timings() -> None:
     # a failed step is not an API retry: those are counted where requests are retried
     assert values['kubetune_api_retries_total{"api": "kubernetes"}'] == 0
 
+    metrics.record_step("ml", "front", {"trials": {}, "paretoFrontSize": 7}, 0.01)
+    values = exported(metrics)
+    assert values['kubetune_pareto_front_size{"namespace": "ml", "tuningjob": "front"}'] == 7
+    assert 'kubetune_pareto_front_size{"namespace": "ml", "tuningjob": "gbm"}' not in values
+
     metrics.forget("ml", "gbm")
-    assert not [key for key in exported(metrics) if '"tuningjob": "gbm"' in key]
+    metrics.forget("ml", "front")
+    assert not [key for key in exported(metrics) if '"tuningjob": "' in key]
 
 
 def test_api_retries_are_exported_per_api_from_the_start() -> None:
