@@ -2,6 +2,7 @@
 
     python -m bench.gp_cost                        # 6 floats, 10 ... 500 finished trials
     python -m bench.gp_cost --sizes 50,200 --running 3 --fantasies 8
+    python -m bench.gp_cost --dimensions 20        # Hartmann6 among 20 parameters
 
 For each size it builds a study of that many finished trials (Hartmann6's 6-D space, values of
 the function at random points) and times ``GaussianProcessSampler`` asks (the model fit,
@@ -23,7 +24,9 @@ from bench.common import describe, machine
 from bench.problems import hartmann6
 
 
-def curve(sizes: Sequence[int], running: int, fantasies: int, asks: int) -> list[str]:
+def curve(
+    sizes: Sequence[int], running: int, fantasies: int, asks: int, dimensions: int = 6
+) -> list[str]:
     import numpy as np
     import optuna
     from kubetune.search import gp_sampler
@@ -31,14 +34,17 @@ def curve(sizes: Sequence[int], running: int, fantasies: int, asks: int) -> list
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     gp_sampler.PENDING_FANTASIES = fantasies
-    space = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(6)}
+    # Hartmann6 on the first six parameters, the others inert (dimensions > 6).
+    space = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(dimensions)}
     rng = np.random.default_rng(0)
     lines = [
         "| finished trials | running | suggestion wall ms (median) | CPU ms (median) |",
         "|---|---|---|---|",
     ]
     for size in sizes:
-        study = optuna.create_study(sampler=GaussianProcessSampler(seed=0))
+        # No restarts: on random points they would fire and the GP would model only the
+        # trials of its latest run, not the `size` being timed.
+        study = optuna.create_study(sampler=GaussianProcessSampler(seed=0, restarts=False))
         for _ in range(size):
             params = {name: float(rng.random()) for name in space}
             study.add_trial(
@@ -69,10 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--running", type=int, default=0, help="running trials to condition on")
     parser.add_argument("--fantasies", type=int, default=0, help="0: the kriging believer")
     parser.add_argument("--asks", type=int, default=5, help="timed suggestions per size")
+    parser.add_argument("--dimensions", type=int, default=6, help="parameters (at least 6)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(describe(machine()))
-    print("\n".join(curve(sizes, args.running, args.fantasies, args.asks)))
+    print("\n".join(curve(sizes, args.running, args.fantasies, args.asks, args.dimensions)))
     return 0
 
 
