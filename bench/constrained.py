@@ -10,12 +10,15 @@ Two problems with a known feasible optimum (minimize):
   ``(x1 - 2.5)^2 + (x2 - 7.5)^2 <= 50``, which leaves one of its three minima (0.3979) feasible.
 
 Each is tuned with the ``bayesian`` strategy, one trial at a time, the constraint values
-reported as metrics under ``spec.constraints``, in two modes:
+reported as metrics under ``spec.constraints``, in three modes:
 
 - ``constraints``: what kubetune does (the GP models each constraint and multiplies its
   expected improvement by the probability of feasibility, ``kubetune.search.feasibility``);
 - ``penalty``: what it did before: the GP is not shown the constraint values, and infeasible
-  trials are shown with the study's worst value (``kubetune.search.views.ConstrainedSampler``).
+  trials are shown with the study's worst value (``kubetune.search.views.ConstrainedSampler``);
+- ``tpe``: ``bayesian`` with ``gpMaxTrials: 0``, Optuna's TPE after the random start-up, which
+  reads the same stored constraint values (constrained TPE: infeasible trials ranked below the
+  feasible ones by their violation).
 
 The table gives the median trials until a feasible trial reaches the target (a seed that never
 does counts as budget + 1) and how many of those trials were infeasible.
@@ -88,7 +91,7 @@ PROBLEMS: dict[str, Problem] = {
         target=0.41,
     ),
 }
-MODES = ("penalty", "constraints")
+MODES = ("penalty", "constraints", "tpe")
 
 
 @contextlib.contextmanager
@@ -121,6 +124,7 @@ def run(problem: Problem, mode: str, seed: int, budget: int) -> tuple[int | None
         parallel=1,
         algorithm="bayesian",
         seed=seed,
+        settings={"gpMaxTrials": 0} if mode == "tpe" else None,
     )
     document["spec"]["constraints"] = [{"metric": m, "max": 0.0} for m in problem.constraints]
     study = TuningStudy(parse_tuningjob(document), optuna.storages.InMemoryStorage())
