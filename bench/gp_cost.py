@@ -3,6 +3,7 @@
     python -m bench.gp_cost                        # 6 floats, 10 ... 500 finished trials
     python -m bench.gp_cost --sizes 50,200 --running 3 --fantasies 8
     python -m bench.gp_cost --dimensions 20        # Hartmann6 among 20 parameters
+    python -m bench.gp_cost --sizes 200 --running 7 --trust-region none   # the believer alone
 
 For each size it builds a study of that many finished trials (Hartmann6's 6-D space, values of
 the function at random points) and times ``GaussianProcessSampler`` asks (the model fit,
@@ -25,15 +26,21 @@ from bench.problems import hartmann6
 
 
 def curve(
-    sizes: Sequence[int], running: int, fantasies: int, asks: int, dimensions: int = 6
+    sizes: Sequence[int],
+    running: int,
+    fantasies: int,
+    asks: int,
+    dimensions: int = 6,
+    trust_region: float | None = 0.5,
 ) -> list[str]:
     import numpy as np
     import optuna
-    from kubetune.search import gp_sampler
+    from kubetune.search import batch, gp_sampler
     from kubetune.search.gp_sampler import GaussianProcessSampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     gp_sampler.PENDING_FANTASIES = fantasies
+    batch.TRUST_REGION_WIDTH = trust_region
     # Hartmann6 on the first six parameters, the others inert (dimensions > 6).
     space = {f"x{i}": optuna.distributions.FloatDistribution(0.0, 1.0) for i in range(dimensions)}
     rng = np.random.default_rng(0)
@@ -75,11 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--running", type=int, default=0, help="running trials to condition on")
     parser.add_argument("--fantasies", type=int, default=0, help="0: the kriging believer")
     parser.add_argument("--asks", type=int, default=5, help="timed suggestions per size")
+    parser.add_argument(
+        "--trust-region",
+        default="0.5",
+        help="the box's half width in lengthscales while trials run (search.batch); none: no box",
+    )
     parser.add_argument("--dimensions", type=int, default=6, help="parameters (at least 6)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(describe(machine()))
-    print("\n".join(curve(sizes, args.running, args.fantasies, args.asks, args.dimensions)))
+    width = None if args.trust_region == "none" else float(args.trust_region)
+    lines = curve(sizes, args.running, args.fantasies, args.asks, args.dimensions, width)
+    print("\n".join(lines))
     return 0
 
 

@@ -87,6 +87,20 @@ STRATEGIES: dict[str, Strategy] = {
             patches={"kubetune.search.gp_sampler:PENDING_FANTASIES": 8},
         ),
         Strategy(
+            "bayesian-believer",
+            "bayesian",
+            note="bayesian, running trials by the believer alone: no trust region (search.batch)",
+            listed=False,
+            patches={"kubetune.search.batch:TRUST_REGION_WIDTH": None},
+        ),
+        Strategy(
+            "bayesian-tr25",
+            "bayesian",
+            note="bayesian with a trust region of a quarter lengthscale (half by default)",
+            listed=False,
+            patches={"kubetune.search.batch:TRUST_REGION_WIDTH": 0.25},
+        ),
+        Strategy(
             "bayesian-norestart",
             "bayesian",
             note="bayesian without the stagnation restarts",

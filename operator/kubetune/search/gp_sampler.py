@@ -3,7 +3,8 @@
 Each suggestion fits the process to the completed trials (parameters scaled to ``[0, 1]``,
 log-scale ones on their logarithm; values standardized and power-transformed, see ``warp``),
 conditions it on the running trials at its own predictions (the "kriging believer": a running
-trial's neighbourhood is no longer uncertain, so parallel suggestions spread out), and returns
+trial's neighbourhood is no longer uncertain, so parallel suggestions spread out, near the best
+trial: ``search.batch``), and returns
 the point of highest log expected improvement: the best of 2,048 scrambled Sobol points and the
 best trials so far, each of the ten best polished by L-BFGS-B, categorical parameters then tried
 one value at a time.
@@ -38,7 +39,7 @@ from scipy import optimize, stats
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
-from kubetune.search import acquisition, feasibility
+from kubetune.search import acquisition, batch, feasibility
 from kubetune.search import categorical as categories
 from kubetune.search.gaussian_process import (
     Array,
@@ -213,6 +214,8 @@ class GaussianProcessSampler(BaseSampler):
         # probability of feasibility alone): the models' incumbent is then a placeholder.
         best = float(y.max()) if incumbent is None else incumbent
         models = [(gp, best)]
+        starts = x[feasibility.ranking(y, constraints)[:LOCAL_SEARCHES]]
+        box = None
         if running:
             # Running trials count as finished at the model's predictions, for the incumbent
             # too: a point beside a promising running trial then has to beat what that trial
@@ -225,13 +228,15 @@ class GaussianProcessSampler(BaseSampler):
             models = [
                 (gp.with_observations(pending, o), max(best, float(o.max()))) for o in outcomes
             ]
-        starts = x[feasibility.ranking(y, constraints)[:LOCAL_SEARCHES]]
+            box = batch.trust_region(gp.hyper, starts[0], categorical)  # near the best trial
+            starts = starts if box is None else np.clip(starts, *box)
         point = self._maximize(
             models,
             encoding,
             starts=starts,
             feasible_model=feasible_model,
             improvement=incumbent is not None,
+            box=box,
         )
         return encoding.decode(point)
 
@@ -252,11 +257,12 @@ class GaussianProcessSampler(BaseSampler):
         starts: Array,
         feasible_model: feasibility.Feasibility | None = None,
         improvement: bool = True,
+        box: tuple[Array, Array] | None = None,
     ) -> Array:
         """The point of highest log EI, averaged over ``models`` (one per outcome assumed for
         the running trials) when there are several; with constraints (``feasible_model``),
         times the probability of feasibility, or that probability alone without a feasible
-        incumbent (``improvement`` False)."""
+        incumbent (``improvement`` False); within ``box`` when given (``search.batch``)."""
         categorical = encoding.categorical
         sizes = np.array(
             [
@@ -277,21 +283,23 @@ class GaussianProcessSampler(BaseSampler):
             sobol = categories.fill_categories(sobol, sizes, self._rng)
         else:
             sobol[:, categorical] = np.floor(sobol[:, categorical] * sizes[categorical])
-        candidates = np.vstack([sobol, starts])
+        bounds = batch.polish_bounds(box, ~categorical)
+        candidates = np.vstack([batch.into_box(sobol, box, ~categorical), starts])
         scores = score(candidates)
         if JOINT_CATEGORIES:
             order = categories.diverse_starts(candidates, scores, sizes, LOCAL_SEARCHES)
         else:
             order = np.argsort(-scores)[:LOCAL_SEARCHES]
         polished = [
-            self._polish(candidates[i], scores[i], score_gradient, categorical) for i in order
+            self._polish(candidates[i], scores[i], score_gradient, categorical, bounds)
+            for i in order
         ]
         point, value = max(polished, key=lambda pair: pair[1])
         if not JOINT_CATEGORIES:
             return self._sweep_categories(point, value, score, sizes)
 
         def polish(start: Array, start_value: float) -> tuple[Array, float]:
-            return self._polish(start, start_value, score_gradient, categorical)
+            return self._polish(start, start_value, score_gradient, categorical, bounds)
 
         return categories.neighbour_search(point, value, score, polish, sizes)[0]
 
@@ -301,10 +309,11 @@ class GaussianProcessSampler(BaseSampler):
         value: float,
         score_gradient: Callable[[Array], tuple[float, Array]],
         categorical: NDArray[np.bool_],
+        bounds: list[tuple[float, float]],
     ) -> tuple[Array, float]:
-        """L-BFGS-B on the continuous coordinates from ``start``, on the exact gradient (finite
-        differences cost a prediction per coordinate and step: most of a suggestion's time
-        with many parameters); the start if it does no better."""
+        """L-BFGS-B on the continuous coordinates from ``start`` within ``bounds``, on the exact
+        gradient (finite differences cost a prediction per coordinate and step: most of a
+        suggestion's time with many parameters); the start if it does no better."""
         free = ~categorical
         if not free.any():
             return start, value
@@ -320,7 +329,7 @@ class GaussianProcessSampler(BaseSampler):
             start[free],
             jac=True,
             method="L-BFGS-B",
-            bounds=[(0.0, 1.0)] * int(free.sum()),
+            bounds=bounds,
         )
         if not np.isfinite(result.fun) or -result.fun <= value:
             return start, value
