@@ -288,6 +288,16 @@ def front_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
     return text
 
 
+def counts_text(job: TuningJob, trials: Sequence[TrialRecord]) -> str:
+    """``12 trials (12 succeeded (4 infeasible), 0 failed, 0 stopped)``."""
+    counts = count_trials(trials, constraints=job.spec.constraints)
+    infeasible = f" ({counts.infeasible} infeasible)" if counts.infeasible else ""
+    return (
+        f"{counts.total} trials ({counts.succeeded} succeeded{infeasible}, {counts.failed} "
+        f"failed, {counts.pruned} stopped)"
+    )
+
+
 def print_report(console: Console, report: RunReport) -> None:
     job = report.job
     console.print(trials_table(job, report.trials, console.width))
@@ -301,12 +311,7 @@ def print_report(console: Console, report: RunReport) -> None:
     else:
         console.print(completion_text(report.completion))
     console.print(best_text(job, report.trials))
-    counts = count_trials(report.trials, constraints=job.spec.constraints)
-    infeasible = f" ({counts.infeasible} infeasible)" if counts.infeasible else ""
-    console.print(
-        f"{counts.total} trials ({counts.succeeded} succeeded{infeasible}, {counts.failed} "
-        f"failed, {counts.pruned} stopped) in {report.elapsed:.1f}s"
-    )
+    console.print(f"{counts_text(job, report.trials)} in {report.elapsed:.1f}s")
     if report.warm_start:
         loaded = ", ".join(f"{count} from {parent}" for parent, count in report.warm_start.items())
         total = sum(report.warm_start.values())

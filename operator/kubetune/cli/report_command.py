@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from kubetune.cli.display import best_text, trials_table
+from kubetune.cli.display import best_text, counts_text, trials_table
 from kubetune.controller.diagnosis import Thresholds
 from kubetune.report.source import StudyReport
 from kubetune.report.summary import Summary, diagnosis_text
@@ -81,6 +81,7 @@ def print_summary(console: Console, report: StudyReport, summary: Summary) -> No
     for condition in summary.conditions:
         console.print(condition, markup=False, soft_wrap=True)
     console.print(trials_table(job, report.trials, console.width))
+    console.print(counts_text(job, report.trials))
     console.print(best_text(job, report.trials))
     if summary.diagnosis is not None:
         console.print(diagnosis_text(summary.diagnosis))

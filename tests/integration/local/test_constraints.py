@@ -49,4 +49,6 @@ def test_run_of_a_constrained_job(tmp_path: Path) -> None:
 
     report = kubetune("report", str(path), cwd=tmp_path)
     assert report.returncode == 0, report.stderr
-    assert "Infeasible: succeeded outside spec.constraints" in " ".join(report.stdout.split())
+    flat = " ".join(report.stdout.split())
+    assert "Infeasible: succeeded outside spec.constraints" in flat
+    assert f"12 trials (12 succeeded ({len(infeasible)} infeasible), 0 failed" in flat
