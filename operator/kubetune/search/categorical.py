@@ -5,7 +5,9 @@ of a few good candidates with L-BFGS-B, categories held. Which categories those 
 decides what the search can find: the best continuous values depend on the categories (a
 kernel's ``gamma`` means something else for each kernel), so trying another category at the
 winner's continuous values, one parameter at a time, rejects combinations that would win once
-their own continuous values were polished. Here:
+their own continuous values were polished. Here (with ``gp_sampler.JOINT_CATEGORIES``, an
+experiment that is off by default: it measured no better on the spaces the default gives the
+GP, ``bench/results.md``):
 
 1. the random candidates cover every combination of categories equally often (when there are
    few enough combinations), instead of each by chance;
