@@ -264,7 +264,7 @@ def best_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
         return front_text(job, trials)
     best = best_trial(job.spec, trials)
     if best is None or best.objective is None:
-        return Text("No trial succeeded.", style="red")
+        return no_best_text(job, trials)
     text = Text("Best trial ", style="bold")
     text.append(f"{best.number}", style="bold green")
     metric = job.spec.objective_metrics[0]
@@ -280,12 +280,22 @@ def front_text(job: TuningJob, trials: Sequence[TrialRecord]) -> RenderableType:
     """Several objectives: how many trials the Pareto front holds, and which."""
     front = pareto_trials(job.spec, trials)
     if not front:
-        return Text("No trial succeeded.", style="red")
+        return no_best_text(job, trials)
     text = Text("Pareto front: ", style="bold")
     text.append(f"{len(front)} trial{'' if len(front) == 1 else 's'}", style="bold green")
     text.append(f" ({job.spec.objective_summary}): ")
     text.append(", ".join(str(t.number) for t in front))
     return text
+
+
+def no_best_text(job: TuningJob, trials: Sequence[TrialRecord]) -> Text:
+    """Why there is no best trial (or front): none succeeded, or none within the constraints."""
+    if count_trials(trials, constraints=job.spec.constraints).succeeded:
+        return Text(
+            "No feasible trial: every trial that succeeded is outside spec.constraints.",
+            style="red",
+        )
+    return Text("No trial succeeded.", style="red")
 
 
 def counts_text(job: TuningJob, trials: Sequence[TrialRecord]) -> str:

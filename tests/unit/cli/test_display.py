@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kubetune.api import parse_tuningjob
 from kubetune.api.spec import TuningJob
-from kubetune.cli.display import trials_table
+from kubetune.cli.display import best_text, trials_table
 from kubetune.trials import TrialRecord, TrialState
 from rich.console import Console
 
@@ -110,3 +110,21 @@ def test_infeasible_trials_are_marked_and_never_the_best() -> None:
     assert "*0" not in text
     assert "gpu-memory-gb" in text  # the constrained metric has its column
     assert "Infeasible: succeeded outside spec.constraints" in text
+
+
+def test_no_best_trial_says_whether_none_succeeded_or_none_was_feasible() -> None:
+    document = job(1).model_dump(by_alias=True, exclude_none=True, mode="json")
+    document["spec"]["constraints"] = [{"metric": "gpu-memory-gb", "max": 40}]
+    constrained = parse_tuningjob(document)
+    over_budget = TrialRecord(
+        0,
+        TrialState.COMPLETE,
+        {"parameter_number_0": 0.5},
+        objective=1.0,
+        metrics={"gpu-memory-gb": 80.0},
+    )
+    crashed = TrialRecord(1, TrialState.FAILED, {"parameter_number_0": 0.5})
+    infeasible_only = str(best_text(constrained, [over_budget, crashed]))
+    assert "No feasible trial" in infeasible_only
+    assert "outside spec.constraints" in infeasible_only
+    assert str(best_text(constrained, [crashed])) == "No trial succeeded."
