@@ -66,6 +66,24 @@ _TYPE_NAMES = {
 }
 
 
+# Unknown fields users reach for by analogy, keyed by (list or object they sit in, field name).
+_UNKNOWN_FIELD_HINTS = {
+    ("objectives", "target"): (
+        "a target ends a search on one objective; a multi-objective job ends on maxTrials, "
+        "maxRuntime or stopAfterTrialsWithoutImprovement"
+    ),
+    ("objectives", "additionalMetrics"): (
+        "with spec.objectives a trial records its objectives and the metrics of spec.constraints"
+    ),
+}
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    fields = [part for part in loc if isinstance(part, str)]
+    hint = _UNKNOWN_FIELD_HINTS.get((fields[-2], fields[-1])) if len(fields) >= 2 else None
+    return f"unknown field: {hint}" if hint else "unknown field"
+
+
 def _describe(error: Any) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -73,7 +91,7 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return "required"
     if kind == "extra_forbidden":
-        return "unknown field"
+        return _unknown_field(tuple(error.get("loc") or ()))
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')} (got {got!r})"
     if kind == "greater_than_equal":

@@ -73,9 +73,16 @@ def test_duplicate_objective_metrics_are_refused() -> None:
     assert errors_of(multi(twice)) == ["spec.objectives[1].metric: duplicate metric 'loss'"]
 
 
-def test_a_target_per_objective_is_an_unknown_field() -> None:
+def test_a_target_per_objective_is_refused_saying_what_ends_the_job() -> None:
     with_target = [{**TWO[0], "target": 0.1}, TWO[1]]
-    assert errors_of(multi(with_target)) == ["spec.objectives[0].target: unknown field"]
+    (error,) = errors_of(multi(with_target))
+    assert error.startswith("spec.objectives[0].target: unknown field: a target ends a search")
+    assert "stopAfterTrialsWithoutImprovement" in error
+
+
+def test_other_unknown_fields_say_only_that() -> None:
+    with_typo = [{**TWO[0], "metrics": "x"}, TWO[1]]
+    assert errors_of(multi(with_typo)) == ["spec.objectives[0].metrics: unknown field"]
 
 
 def test_rules_that_need_one_objective_are_refused() -> None:
