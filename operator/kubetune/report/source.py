@@ -20,8 +20,8 @@ from kubetune.report.cluster import (
     load_cluster_study,
     tuningjob_name,
 )
+from kubetune.search.records import trial_record, trial_state
 from kubetune.search.space import SearchSpace
-from kubetune.search.study import trial_record, trial_state
 from kubetune.search.warm_start import warm_start_count
 from kubetune.trials import TrialRecord
 

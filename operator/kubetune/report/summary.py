@@ -22,7 +22,7 @@ from kubetune.controller.diagnosis import (
 )
 from kubetune.report.source import StudyReport
 from kubetune.search.pareto import pareto_trials
-from kubetune.search.study import ATTR_METRICS
+from kubetune.search.records import ATTR_METRICS
 from kubetune.trials import TrialRecord, TrialState
 
 

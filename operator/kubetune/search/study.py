@@ -7,7 +7,6 @@ back from it (trials, parameters, results, start time), so a process that dies l
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +16,21 @@ import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState as OptunaState
 
-from kubetune.api.errors import SpecError
-from kubetune.api.loading import parse_tuningjob
 from kubetune.api.spec import EarlyStopping, Strategy, TuningJob, violations
-from kubetune.metrics.series import MAX_INTERMEDIATE_VALUES, Observation
-from kubetune.names import API_VERSION, KIND
+from kubetune.metrics.series import Observation
+from kubetune.search.accepted import ATTR_ACCEPTED_SPEC, AcceptedSpec, accepted_job
 from kubetune.search.multi_objective import build_multi_objective_sampler
 from kubetune.search.pruners import build_pruner
+from kubetune.search.records import (
+    ATTR_INTERRUPTIONS,
+    ATTR_MESSAGE,
+    ATTR_METRICS,
+    ATTR_REASON,
+    OPTUNA_STATES,
+    store_intermediate,
+    trial_record,
+    trial_state,
+)
 from kubetune.search.samplers import CONSTRAINT_BLIND, build_sampler
 from kubetune.search.seeding import plan_seeding, seed_study
 from kubetune.search.space import SearchSpace
@@ -40,57 +47,10 @@ ATTR_STARTED_AT = "kubetune.startedAt"
 # Seconds that `kubetune run` has run this study, over all its runs (see start_run_clock).
 ATTR_RUN_SECONDS = "kubetune.runSeconds"
 ATTR_SPACE = "kubetune.searchSpace"
-ATTR_METRICS = "kubetune.metrics"
-ATTR_REASON = "kubetune.reason"
-ATTR_MESSAGE = "kubetune.message"
-# Infrastructure interruptions of a trial: {what was interrupted (pod/Job uid): what happened}.
-ATTR_INTERRUPTIONS = "kubetune.interruptions"
-# The spec the study goes on with: {"generation": <int or null>, "spec": <the TuningJob's spec>}.
-ATTR_ACCEPTED_SPEC = "kubetune.acceptedSpec"
-
-_STATES = {
-    OptunaState.RUNNING: TrialState.RUNNING,
-    OptunaState.COMPLETE: TrialState.COMPLETE,
-    OptunaState.FAIL: TrialState.FAILED,
-    OptunaState.PRUNED: TrialState.PRUNED,
-}
-_OPTUNA_STATES = {
-    TrialState.COMPLETE: OptunaState.COMPLETE,
-    TrialState.FAILED: OptunaState.FAIL,
-    TrialState.PRUNED: OptunaState.PRUNED,
-}
 
 
 class SearchSpaceChanged(ValueError):
     """A study resumed with a different search space: its trials would no longer fit."""
-
-
-class NoAcceptedSpec(LookupError):
-    """A study opened with :meth:`StudyStore.open_accepted` has no spec stored as accepted that
-    can be used: no such study, none stored (a study started before specs were stored), or
-    (``stored``) the one stored no longer validates."""
-
-    def __init__(self, message: str, *, stored: bool = False) -> None:
-        super().__init__(message)
-        self.stored = stored
-
-
-@dataclass(frozen=True)
-class AcceptedSpec:
-    """The spec a TuningJob's study goes on with, as stored in the study."""
-
-    generation: int | None
-    spec: dict[str, Any]  # the TuningJob's ``spec``, as JSON
-
-    @classmethod
-    def of(cls, value: Any) -> AcceptedSpec | None:
-        """The accepted spec stored as ``value`` (the study attribute), None if malformed."""
-        if not isinstance(value, Mapping) or not isinstance(value.get("spec"), Mapping):
-            return None
-        generation = value.get("generation")
-        if generation is not None and type(generation) is not int:
-            return None
-        return cls(generation, dict(value["spec"]))
 
 
 @dataclass(frozen=True)
@@ -111,7 +71,7 @@ class StudyStore:
         opened with the spec it stored as accepted, validated again (``TuningStudy.job``):
         for a TuningJob whose current spec is refused. Never creates a study; raises
         :class:`NoAcceptedSpec` if there is no spec that can be used."""
-        return self.open(_accepted_job(metadata, self.storage))
+        return self.open(accepted_job(metadata, self.storage))
 
 
 class TuningStudy:
@@ -310,7 +270,7 @@ class TuningStudy:
         trial = storage.get_trial(trial_id)
         if trial.state.is_finished():
             return
-        _store_intermediate(storage, trial_id, trial.intermediate_values, observations)
+        store_intermediate(storage, trial_id, trial.intermediate_values, observations)
 
     def note_interruptions(self, number: int, interruptions: Mapping[str, str]) -> None:
         """Journal a running trial's infrastructure interruptions; one already noted (same
@@ -365,9 +325,7 @@ class TuningStudy:
             storage.set_trial_system_attr(
                 trial_id, CONSTRAINTS_KEY, violations(constraints, outcome.metrics)
             )
-        _store_intermediate(
-            storage, trial_id, trial.intermediate_values, outcome.intermediate, True
-        )
+        store_intermediate(storage, trial_id, trial.intermediate_values, outcome.intermediate, True)
         values: Sequence[float] | None = None
         if outcome.state is TrialState.COMPLETE and outcome.values is not None:
             values = list(outcome.values)
@@ -376,85 +334,6 @@ class TuningStudy:
         self.study.tell(
             number + self.warm_start_trials,
             values,
-            state=_OPTUNA_STATES[outcome.state],
+            state=OPTUNA_STATES[outcome.state],
             skip_if_finished=True,
         )
-
-
-def trial_state(trial: FrozenTrial) -> TrialState | None:
-    """A stored trial's state in the core's terms; None for one enqueued but never asked."""
-    return _STATES.get(trial.state)
-
-
-def trial_record(
-    trial: FrozenTrial, state: TrialState, space: SearchSpace, warm_start_trials: int = 0
-) -> TrialRecord:
-    """A stored trial as the core's record (also what reports read, without opening a
-    TuningStudy, which writes to the storage). ``warm_start_trials``: how many of the study's
-    first trials came from warm-start parents (``warm_start_count``); the job's trial numbers
-    start after them."""
-    attrs = trial.user_attrs
-    values = trial.values if state in (TrialState.COMPLETE, TrialState.PRUNED) else None
-    return TrialRecord(
-        number=trial.number - warm_start_trials,
-        state=state,
-        params=space.decode(trial.params),
-        # A pruned trial keeps its last intermediate value (Optuna stores it as the value).
-        objective=values[0] if values and len(values) == 1 else None,
-        values=tuple(values) if values and len(values) > 1 else None,
-        metrics=attrs.get(ATTR_METRICS, {}),
-        reason=attrs.get(ATTR_REASON),
-        message=attrs.get(ATTR_MESSAGE),
-        intermediate=trial.intermediate_values,
-        interruptions=attrs.get(ATTR_INTERRUPTIONS, {}),
-    )
-
-
-def _accepted_job(metadata: Mapping[str, Any], storage: optuna.storages.BaseStorage) -> TuningJob:
-    """The TuningJob of ``metadata`` with the spec its study stored as accepted."""
-    name = metadata.get("name")
-    if not isinstance(name, str):
-        raise NoAcceptedSpec("the TuningJob has no name")
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
-        raise NoAcceptedSpec(f"TuningJob {name!r} has no study") from None
-    attrs = storage.get_study_user_attrs(study_id)
-    accepted = AcceptedSpec.of(attrs.get(ATTR_ACCEPTED_SPEC))
-    if accepted is None:
-        raise NoAcceptedSpec(f"the study of TuningJob {name!r} stores no accepted spec")
-    manifest = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": dict(metadata),
-        "spec": accepted.spec,
-    }
-    try:
-        return parse_tuningjob(manifest)
-    except SpecError as error:
-        problems = "; ".join(str(e) for e in error.errors)
-        raise NoAcceptedSpec(
-            f"the spec of generation {accepted.generation} stored as accepted no longer "
-            f"validates: {problems}",
-            stored=True,
-        ) from None
-
-
-def _store_intermediate(
-    storage: optuna.storages.BaseStorage,
-    trial_id: int,
-    stored: Mapping[int, float],
-    observations: Sequence[Observation],
-    final: bool = False,
-) -> None:
-    """Journal the observations the trial does not have yet, at most
-    ``MAX_INTERMEDIATE_VALUES`` per trial (a tqdm bar printing 200,000 steps must not write
-    200,000 journal entries); when the trial ends (``final``) its last step is stored even
-    past the cap, so that its curve ends where the trial did."""
-    room = MAX_INTERMEDIATE_VALUES - len(stored)
-    fresh = [o for o in observations if math.isfinite(o.value) and stored.get(o.step) != o.value]
-    keep = fresh[: max(0, room)]
-    if final and fresh and fresh[-1] not in keep:
-        keep.append(fresh[-1])
-    for observation in keep:
-        storage.set_trial_intermediate_value(trial_id, observation.step, observation.value)

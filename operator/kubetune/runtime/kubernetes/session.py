@@ -31,9 +31,10 @@ from kubetune.runtime.kubernetes.acceptance import (
 from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import JournalEntryTooLargeError
 from kubetune.runtime.kubernetes.retention import JobCollector, JobRetention
+from kubetune.search.accepted import NoAcceptedSpec
 from kubetune.search.samplers import SamplerUnavailable
 from kubetune.search.space import SearchSpace
-from kubetune.search.study import NoAcceptedSpec, SearchSpaceChanged, StudyStore, TuningStudy
+from kubetune.search.study import SearchSpaceChanged, StudyStore, TuningStudy
 from kubetune.trials import TrialRecord, TrialState
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from kubetune.runtime.kubernetes.backend import ClusterView, KubernetesBackend
 from kubetune.runtime.kubernetes.journal import open_journal_storage
 from kubetune.runtime.kubernetes.observe import JobView, PodView
 from kubetune.runtime.kubernetes.session import ClusterSession, StepOutcome, StudyStoreOpener
-from kubetune.search.study import ATTR_ACCEPTED_SPEC, StudyStore, TuningStudy
+from kubetune.search.accepted import ATTR_ACCEPTED_SPEC
+from kubetune.search.study import StudyStore, TuningStudy
 
 from tests.unit.manifests import manifest, tweak
 from tests.unit.runtime.kubernetes.fake_core import FakeCoreV1Api
