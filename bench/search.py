@@ -131,6 +131,14 @@ STRATEGIES: dict[str, Strategy] = {
             patches={"kubetune.search.auto:GP_MAX_DIMENSIONS": 32},
         ),
         Strategy(
+            "bayesian-dscaled",
+            "bayesian",
+            note="bayesian with a dimension-scaled log-normal lengthscale prior (Hvarfner et "
+            "al. 2024, Ax's default) instead of the sparse-axis one past 16 parameters",
+            listed=False,
+            patches={"kubetune.search.gaussian_process:DIMENSION_SCALED": True},
+        ),
+        Strategy(
             "bayesian-joint",
             "bayesian",
             note="bayesian with the categories searched jointly in the acquisition "

@@ -43,6 +43,11 @@ inert until the data shows otherwise) instead of the moderate one: with many par
 trials, the moderate prior spreads the model over every axis and it learns none well."""
 SPARSE_AXES_SCALE = 0.1
 
+DIMENSION_SCALED = False
+"""With many parameters, a log-normal lengthscale prior whose median grows with the square root
+of the dimension (Hvarfner et al. 2024, Ax's default) instead of the sparse-axis one; an
+experiment (``bench/results.md``)."""
+
 
 @dataclass(frozen=True)
 class Hyperparameters:
@@ -94,7 +99,13 @@ def _log_prior_and_gradient(raw: Array, sparse: bool) -> tuple[float, Array]:
     values = np.exp(raw)
     ils, signal, noise = values[:-2], values[-2], values[-1]
     gradient = np.empty_like(raw)
-    if sparse:
+    if sparse and DIMENSION_SCALED:
+        # lengthscale ~ LogNormal(√2 + log(d) / 2, √3); λ = lengthscale⁻², so log λ is normal
+        # with mean -2 (√2 + log(d) / 2) and standard deviation 2√3.
+        centre = -2.0 * (math.sqrt(2.0) + 0.5 * math.log(len(ils)))
+        log_prior = -float(np.sum((raw[:-2] - centre) ** 2)) / 24.0
+        gradient[:-2] = -(raw[:-2] - centre) / 12.0
+    elif sparse:
         # Half-Cauchy(0, τ) on each λ (SAAS-like, as a MAP fit): most parameters inert, the
         # data has to show that one matters. In log λ the Jacobian adds log λ.
         ratio = (ils / SPARSE_AXES_SCALE) ** 2

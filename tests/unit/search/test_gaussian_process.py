@@ -21,11 +21,13 @@ def data(n: int = 15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize(
-    ("deterministic", "sparse"), [(False, False), (True, False), (False, True)]
+    ("deterministic", "sparse", "scaled"),
+    [(False, False, False), (True, False, False), (False, True, False), (False, True, True)],
 )
 def test_the_fit_gradient_is_the_derivative_of_the_posterior(
-    deterministic: bool, sparse: bool
+    deterministic: bool, sparse: bool, scaled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(gpm, "DIMENSION_SCALED", scaled)
     x, y = data()
     sqd = gpm.squared_distances(x, x, CATEGORICAL)
     raw = np.log(np.array([2.0, 0.5, 1.3, 0.8, 0.05]))
