@@ -21,12 +21,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-PEER_ROOT = Path(os.environ.get("KUBETUNE_BENCH_PEERS", "/work/benchvenv"))
+REPOSITORY = Path(__file__).resolve().parents[2]
+PEER_ROOT = Path(os.environ.get("KUBETUNE_BENCH_PEERS", REPOSITORY / ".cache" / "bench-peers"))
 """Where ``bench/peers/setup.sh`` put the peers' virtualenvs (``<root>/ax``, ``<root>/hebo``)."""
 
 PEERS = ("ax", "hebo")
 SYNCHRONOUS = {"hebo"}  # peers given whole batches (no pending-point support)
-REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class PeerUnavailable(RuntimeError):

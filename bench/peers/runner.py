@@ -2,7 +2,7 @@
 virtualenv (``bench/peers/setup.sh``), never in the project's: it imports Ax or HEBO (and so
 PyTorch), nothing of kubetune.
 
-    /work/benchvenv/ax/bin/python -m bench.peers.runner ax
+    .cache/bench-peers/ax/bin/python -m bench.peers.runner ax
 
 Protocol, one JSON object per line. First the driver sends the problem:
 ``{"parameters": [kubetune parameter specs], "seed": 0}``; then requests:

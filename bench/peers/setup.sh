@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds the peer optimizers' benchmark virtualenvs OUTSIDE the repository (never the test
-# path): Ax and HEBO both pull PyTorch, and HEBO pins an old NumPy, so each gets its own venv.
-#   bash bench/peers/setup.sh [ROOT]      # default ROOT: /work/benchvenv
+# Builds the peer optimizers' benchmark virtualenvs, never on the test path (gitignored
+# .cache/ by default): Ax and HEBO both pull PyTorch, and HEBO pins an old NumPy, so each gets its own venv.
+#   bash bench/peers/setup.sh [ROOT]      # default ROOT: <repository>/.cache/bench-peers
 # PyTorch goes in first as torch==2.13.0: on this machine that is a local CPU wheel; an
 # unpinned torch (asked for directly or by a peer) would download a CUDA build of several GB.
 set -euo pipefail
-root=${1:-/work/benchvenv}
 here=$(cd "$(dirname "$0")" && pwd)
+root=${1:-$here/../../.cache/bench-peers}
 python=${PYTHON:-python3}
 for peer in ax hebo; do
   venv="$root/$peer"
