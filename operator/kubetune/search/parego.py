@@ -27,6 +27,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from kubetune.search.gp_sampler import GaussianProcessSampler
+from kubetune.search.views import StudyView
 from kubetune.search.warping import ScaleChooser
 
 RHO = 0.05
@@ -143,16 +144,29 @@ def scalarize(
     return result
 
 
-class _ScalarizedStudy:
-    """A multi-objective study seen as a single-objective one: each completed trial's value is
-    its scalarization under ``weights``."""
+class _ScalarizedStudy(StudyView):
+    """A multi-objective study seen as a single-objective one to minimize: each completed
+    trial's value is its scalarization under ``weights``; completed trials with a non-finite
+    objective are left out (they have no place on the normalized scale)."""
 
     def __init__(self, study: optuna.Study, weights: np.ndarray[Any, np.dtype[np.float64]]) -> None:
-        self._study = study
-        self._weights = weights
+        signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions])
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._study, name)
+        def scalarized(trials: list[FrozenTrial]) -> dict[int, float]:
+            scored = [
+                t
+                for t in trials
+                if t.state == TrialState.COMPLETE
+                and t.values is not None
+                and np.all(np.isfinite(t.values))
+            ]
+            if not scored:
+                return {}
+            values = np.array([t.values for t in scored], dtype=float) * signs
+            scalar = scalarize(values, weights)
+            return {t.number: float(v) for t, v in zip(scored, scalar, strict=True)}
+
+        super().__init__(study, scalarized)
 
     @property
     def direction(self) -> StudyDirection:
@@ -162,53 +176,12 @@ class _ScalarizedStudy:
     def directions(self) -> list[StudyDirection]:
         return [StudyDirection.MINIMIZE]
 
-    def get_trials(
-        self, deepcopy: bool = True, states: Container[TrialState] | None = None
-    ) -> list[FrozenTrial]:
-        return self._get_trials(deepcopy=deepcopy, states=states, use_cache=False)
-
     def _get_trials(
         self,
         deepcopy: bool = False,
         states: Container[TrialState] | None = None,
         use_cache: bool = False,
     ) -> list[FrozenTrial]:
-        trials = self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
-        signs = np.array(
-            [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in self._study.directions]
-        )
-        scored = [
-            t
-            for t in trials
-            if t.state == TrialState.COMPLETE
-            and t.values is not None
-            and np.all(np.isfinite(t.values))
-        ]
-        shown: dict[int, float] = {}
-        if scored:
-            values = np.array([t.values for t in scored], dtype=float) * signs
-            scalar = scalarize(values, self._weights)
-            for t, value in zip(scored, scalar, strict=True):
-                shown[t.number] = float(value)
-        return [
-            _single(t, shown.get(t.number))
-            for t in trials
-            if t.state != TrialState.COMPLETE or t.number in shown
-        ]
-
-
-def _single(trial: FrozenTrial, value: float | None) -> FrozenTrial:
-    return FrozenTrial(
-        number=trial.number,
-        state=trial.state,
-        value=value,
-        values=None,
-        datetime_start=trial.datetime_start,
-        datetime_complete=trial.datetime_complete,
-        params=trial.params,
-        distributions=trial.distributions,
-        user_attrs=trial.user_attrs,
-        system_attrs=trial.system_attrs,
-        intermediate_values=trial.intermediate_values,
-        trial_id=trial._trial_id,
-    )
+        trials = super()._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)
+        # A scalarized trial has one value; a completed one left with several was not scored.
+        return [t for t in trials if t.state != TrialState.COMPLETE or len(t.values or ()) == 1]

@@ -84,7 +84,7 @@ Rewrite = Callable[[list[FrozenTrial]], dict[int, float]]
 """Trial number → the value a view shows for it, from the trials it sees."""
 
 
-class _StudyView:
+class StudyView:
     """The study with some completed trials' values replaced (``rewrite``)."""
 
     def __init__(self, study: optuna.Study, rewrite: Rewrite) -> None:
@@ -157,7 +157,7 @@ class TransferSampler(_ViewSampler):
         return _HandoverView(study, rewrite, warm)
 
 
-class _HandoverView(_StudyView):
+class _HandoverView(StudyView):
     """A transfer view that leaves the parents' trials out once the job has enough of its own."""
 
     def __init__(self, study: optuna.Study, rewrite: Rewrite, warm: int) -> None:
@@ -206,4 +206,4 @@ class ConstrainedSampler(_ViewSampler):
             worst = max(values) if minimize else min(values)
             return {t.number: worst for t in infeasible}
 
-        return _StudyView(study, rewrite)
+        return StudyView(study, rewrite)
