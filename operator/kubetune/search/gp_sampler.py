@@ -1,7 +1,8 @@
 """``GaussianProcessSampler``: Bayesian optimization with :mod:`kubetune.search.gaussian_process`.
 
 Each suggestion fits the process to the completed trials (parameters scaled to ``[0, 1]``,
-log-scale ones on their logarithm; values standardized and power-transformed, see ``warp``),
+log-scale ones on their logarithm: ``search.encoding``; values standardized and
+power-transformed: ``search.targets``),
 conditions it on the running trials at its own predictions (the "kriging believer": a running
 trial's neighbourhood is no longer uncertain, so parallel suggestions spread out, near the best
 trial: ``search.batch``), and returns
@@ -18,9 +19,7 @@ the operator makes suggestions for many TuningJobs on few cores.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,24 +28,24 @@ from numpy.typing import NDArray
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
 )
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
 from kubetune.search import acquisition, batch, feasibility
 from kubetune.search import categorical as categories
+from kubetune.search.encoding import Encoding
 from kubetune.search.gaussian_process import (
     Array,
     GaussianProcess,
     Hyperparameters,
 )
 from kubetune.search.restarts import current_run_start
+from kubetune.search.targets import finite_values, model_targets, warp
 from kubetune.search.warping import ScaleChooser
 
 PENDING_FANTASIES = 0
@@ -65,60 +64,6 @@ RAW_SAMPLES = 2048
 LOCAL_SEARCHES = 10
 
 _THREADPOOLS = ThreadpoolController()  # finds the BLAS libraries once (limiting is then ~10 µs)
-
-
-@dataclass(frozen=True)
-class _Encoding:
-    """Parameters ↔ points of ``[0, 1]^d`` (a categorical parameter: its choice's index)."""
-
-    names: tuple[str, ...]
-    distributions: tuple[BaseDistribution, ...]
-
-    @property
-    def categorical(self) -> NDArray[np.bool_]:
-        return np.array([isinstance(d, CategoricalDistribution) for d in self.distributions])
-
-    def encode(self, params: dict[str, Any]) -> Array:
-        return np.array(
-            [
-                _encode(d, params[name])
-                for name, d in zip(self.names, self.distributions, strict=True)
-            ]
-        )
-
-    def decode(self, point: Array) -> dict[str, Any]:
-        return {
-            name: _decode(d, float(u))
-            for name, d, u in zip(self.names, self.distributions, point, strict=True)
-        }
-
-
-def _bounds(distribution: FloatDistribution | IntDistribution) -> tuple[float, float]:
-    low, high = float(distribution.low), float(distribution.high)
-    return (math.log(low), math.log(high)) if distribution.log else (low, high)
-
-
-def _encode(distribution: BaseDistribution, value: Any) -> float:
-    if isinstance(distribution, CategoricalDistribution):
-        return float(distribution.to_internal_repr(value))
-    assert isinstance(distribution, FloatDistribution | IntDistribution)
-    low, high = _bounds(distribution)
-    x = math.log(value) if distribution.log else float(value)
-    return 0.0 if high == low else (x - low) / (high - low)
-
-
-def _decode(distribution: BaseDistribution, u: float) -> Any:
-    if isinstance(distribution, CategoricalDistribution):
-        return distribution.to_external_repr(round(u))
-    assert isinstance(distribution, FloatDistribution | IntDistribution)
-    low, high = _bounds(distribution)
-    x = low + min(max(u, 0.0), 1.0) * (high - low)
-    value = math.exp(x) if distribution.log else x
-    if isinstance(distribution, IntDistribution) or distribution.step is not None:
-        step = distribution.step or 1
-        value = distribution.low + round((value - distribution.low) / step) * step
-    value = min(max(value, distribution.low), distribution.high)
-    return int(value) if isinstance(distribution, IntDistribution) else float(value)
 
 
 class GaussianProcessSampler(BaseSampler):
@@ -161,7 +106,7 @@ class GaussianProcessSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        encoding = _Encoding(tuple(search_space), tuple(search_space.values()))
+        encoding = Encoding(tuple(search_space), tuple(search_space.values()))
         trials = study._get_trials(
             deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING), use_cache=True
         )
@@ -183,18 +128,18 @@ class GaussianProcessSampler(BaseSampler):
             return {}
         with _THREADPOOLS.limit(limits=1, user_api="blas"):
             if self._scales is not None:  # scale: auto, decided by evidence (search.warping)
-                encoding = self._scales.choose(encoding, complete, _targets(study, complete))
+                encoding = self._scales.choose(encoding, complete, model_targets(study, complete))
             return self._suggest(study, encoding, complete, running)
 
     def _suggest(
         self,
         study: optuna.Study,
-        encoding: _Encoding,
+        encoding: Encoding,
         complete: list[FrozenTrial],
         running: list[FrozenTrial],
     ) -> dict[str, Any]:
         x = np.array([encoding.encode(t.params) for t in complete])
-        values = _finite(np.array([float(t.value) for t in complete]))  # type: ignore[arg-type]
+        values = finite_values(np.array([float(t.value) for t in complete]))  # type: ignore[arg-type]
         if study.direction == optuna.study.StudyDirection.MINIMIZE:
             values = -values  # the process maximizes
         y = warp(values)
@@ -253,7 +198,7 @@ class GaussianProcessSampler(BaseSampler):
     def _maximize(
         self,
         models: list[tuple[GaussianProcess, float]],
-        encoding: _Encoding,
+        encoding: Encoding,
         starts: Array,
         feasible_model: feasibility.Feasibility | None = None,
         improvement: bool = True,
@@ -351,45 +296,6 @@ class GaussianProcessSampler(BaseSampler):
         return point
 
 
-def warp(values: Array) -> Array:
-    """Values as the process models them: standardized, Yeo-Johnson power-transformed (the
-    exponent fitted by maximum likelihood) and standardized again.
-
-    Tuning results are rarely Gaussian: a loss has a long tail of bad configurations and a few
-    good ones crowded near its floor. The transform makes the distribution closer to normal, so
-    one lengthscale fits both the flat bad region and the good one (as in HEBO, which found
-    this transform the largest single gain; ``bench/results.md`` has our figures). The order of
-    the values is unchanged, so the best trial stays the best.
-    """
-    magnitude = float(np.abs(values).max()) if len(values) else 0.0
-    scaled = values / magnitude if magnitude > 0 else values  # a value of 1e300 cannot square
-    spread = float(scaled.std())
-    if spread == 0.0:
-        return np.zeros_like(values)
-    standardized: Array = (scaled - scaled.mean()) / spread
-    if len(values) < 3:
-        return standardized
-    with np.errstate(all="ignore"):
-        transformed = stats.yeojohnson(standardized)[0]
-    spread = float(transformed.std())
-    if spread == 0.0 or not np.isfinite(transformed).all():
-        return standardized  # an extreme exponent overflowed: keep the values as they are
-    warped: Array = (transformed - transformed.mean()) / spread
-    return warped
-
-
-def _finite(values: Array) -> Array:
-    """Infinite results (a diverged loss reported as ``inf``) at the worst and best finite ones:
-    still the worst or best, without breaking the fit. All infinite: all equal."""
-    finite = np.isfinite(values)
-    if finite.all():
-        return values
-    if not finite.any():
-        return np.zeros_like(values)
-    clipped: Array = np.clip(values, values[finite].min(), values[finite].max())
-    return clipped
-
-
 def _current_run(
     study: optuna.Study,
     trial: FrozenTrial,
@@ -417,13 +323,5 @@ def _current_run(
     )
 
 
-def _targets(study: optuna.Study, complete: list[FrozenTrial]) -> Array:
-    """The completed trials' values as the process models them (as ``_suggest`` does)."""
-    values = _finite(np.array([float(t.value or 0.0) for t in complete]))
-    if study.direction == optuna.study.StudyDirection.MINIMIZE:
-        values = -values
-    return warp(values)
-
-
-def _has(trial: FrozenTrial, encoding: _Encoding) -> bool:
+def _has(trial: FrozenTrial, encoding: Encoding) -> bool:
     return all(name in trial.params for name in encoding.names)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import optuna
@@ -40,12 +40,14 @@ from optuna.distributions import BaseDistribution, FloatDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial, TrialState
 
+from kubetune.search.encoding import Encoding
 from kubetune.search.gaussian_process import (
     Array,
     GaussianProcess,
     _negative_log_posterior,
     squared_distances,
 )
+from kubetune.search.targets import model_targets
 from kubetune.search.views import _ViewSampler
 
 # Fewer completed trials than this: no evidence worth comparing, the linear encoding is used.
@@ -59,16 +61,6 @@ LOG_PRIOR_ODDS = 3.0
 # than 1 - MIN_LOG_SHARE one way: the other scale keeps being explored a little.
 ADAPTIVE_MAX_TRIALS = 50
 MIN_LOG_SHARE = 0.1
-
-
-class _Encoding(Protocol):
-    names: tuple[str, ...]
-    distributions: tuple[BaseDistribution, ...]
-
-    @property
-    def categorical(self) -> Any: ...
-
-    def encode(self, params: dict[str, Any]) -> Array: ...
 
 
 def _loggable(distribution: BaseDistribution) -> bool:
@@ -87,8 +79,8 @@ class ScaleChooser:
         self.names = frozenset(names)
         self.last_choice: dict[str, str] = {}  # parameter → "log" | "linear" (for tests, benches)
 
-    def choose(self, encoding: Any, complete: Sequence[FrozenTrial], y: Array) -> Any:
-        """``encoding`` (the sampler's ``_Encoding``) with the ``auto`` dimensions whose data a
+    def choose(self, encoding: Encoding, complete: Sequence[FrozenTrial], y: Array) -> Encoding:
+        """``encoding`` with the ``auto`` dimensions whose data a
         log scale explains better switched to a log distribution of the same bounds."""
         chosen = list(encoding.distributions)
         auto = [
@@ -98,21 +90,22 @@ class ScaleChooser:
         ]
         if not auto or len(complete) < MIN_TRIALS_TO_CHOOSE:
             return encoding
-        make = type(encoding)
         for index in auto:
             linear = chosen[index]
             assert isinstance(linear, FloatDistribution)
-            if log_odds(make(encoding.names, tuple(chosen)), index, complete, y) > 0:
+            logged = log_odds(Encoding(encoding.names, tuple(chosen)), index, complete, y) > 0
+            if logged:
                 chosen[index] = FloatDistribution(linear.low, linear.high, log=True)
-            self.last_choice[encoding.names[index]] = "log" if chosen[index].log else "linear"
-        return make(encoding.names, tuple(chosen))
+            self.last_choice[encoding.names[index]] = "log" if logged else "linear"
+        return Encoding(encoding.names, tuple(chosen))
 
 
-def log_odds(encoding: Any, index: int, complete: Sequence[FrozenTrial], y: Array) -> float:
+def log_odds(encoding: Encoding, index: int, complete: Sequence[FrozenTrial], y: Array) -> float:
     """Posterior log odds that dimension ``index`` of ``encoding`` (linear) is better modelled
     on its logarithm: the difference of the two fits' log marginal posteriors, plus the prior
     odds of a wide range (``LOG_PRIOR_ODDS``)."""
     linear = encoding.distributions[index]
+    assert isinstance(linear, FloatDistribution)  # a dimension ScaleChooser may switch
     logged = FloatDistribution(linear.low, linear.high, log=True)
     scores = []
     for option in (linear, logged):
@@ -121,7 +114,7 @@ def log_odds(encoding: Any, index: int, complete: Sequence[FrozenTrial], y: Arra
             option,
             *encoding.distributions[index + 1 :],
         )
-        scores.append(_evidence(type(encoding)(encoding.names, distributions), complete, y))
+        scores.append(_evidence(Encoding(encoding.names, distributions), complete, y))
     return scores[1] - scores[0] + _prior_odds(linear)
 
 
@@ -134,7 +127,7 @@ def _prior_odds(distribution: FloatDistribution) -> float:
     return LOG_PRIOR_ODDS if _decades(distribution) >= WIDE_DECADES else 0.0
 
 
-def _evidence(encoding: _Encoding, complete: Sequence[FrozenTrial], y: Array) -> float:
+def _evidence(encoding: Encoding, complete: Sequence[FrozenTrial], y: Array) -> float:
     """Log marginal posterior of a process fitted to the trials under ``encoding``."""
     x = np.array([encoding.encode(t.params) for t in complete])
     categorical = encoding.categorical
@@ -190,11 +183,9 @@ class MixedScaleSampler(_ViewSampler):
             return 0.5
         key = (name, len(complete))
         if key not in self._shares:
-            from kubetune.search.gp_sampler import _Encoding, _targets
-
             names = tuple(n for n in complete[0].params if all(n in t.params for t in complete))
-            encoding = _Encoding(names, tuple(complete[-1].distributions[n] for n in names))
-            odds = log_odds(encoding, names.index(name), complete, _targets(study, complete))
+            encoding = Encoding(names, tuple(complete[-1].distributions[n] for n in names))
+            odds = log_odds(encoding, names.index(name), complete, model_targets(study, complete))
             share = 1.0 / (1.0 + math.exp(-min(max(odds, -50.0), 50.0)))
             self._shares[key] = min(max(share, MIN_LOG_SHARE), 1.0 - MIN_LOG_SHARE)
         return self._shares[key]

@@ -11,7 +11,9 @@ import numpy as np
 import optuna
 import pytest
 from kubetune.search import gp_sampler
-from kubetune.search.gp_sampler import GaussianProcessSampler, _decode, _encode, warp
+from kubetune.search.encoding import decode_value, encode_value
+from kubetune.search.gp_sampler import GaussianProcessSampler
+from kubetune.search.targets import warp
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -50,16 +52,16 @@ def objective(params: dict[str, Any]) -> float:
     ],
 )
 def test_encoding_round_trips(distribution: BaseDistribution, value: Any) -> None:
-    u = _encode(distribution, value)
+    u = encode_value(distribution, value)
     assert 0.0 <= u <= 2.0  # a category's index, else a point of [0, 1]
-    assert _decode(distribution, u) == pytest.approx(value)
+    assert decode_value(distribution, u) == pytest.approx(value)
 
 
 def test_decoding_rounds_to_the_grid_and_stays_in_bounds() -> None:
-    assert _decode(SPACE["depth"], 0.46) == 6  # 2 + 0.46 * 10 = 6.6 → the nearest step, 6
-    assert _decode(SPACE["dropout"], 0.55) == pytest.approx(0.3)  # 0.275 → 0.3
-    assert _decode(SPACE["x"], 1.3) == 10.0
-    assert isinstance(_decode(SPACE["layers"], 0.5), int)
+    assert decode_value(SPACE["depth"], 0.46) == 6  # 2 + 0.46 * 10 = 6.6 → the nearest step, 6
+    assert decode_value(SPACE["dropout"], 0.55) == pytest.approx(0.3)  # 0.275 → 0.3
+    assert decode_value(SPACE["x"], 1.3) == 10.0
+    assert isinstance(decode_value(SPACE["layers"], 0.5), int)
 
 
 def run(sampler: optuna.samplers.BaseSampler, trials: int, seed_trials: int = 8) -> list[float]:

@@ -10,8 +10,10 @@ import numpy as np
 import optuna
 import pytest
 from kubetune.api import SpecError, parse_tuningjob
-from kubetune.search.gp_sampler import GaussianProcessSampler, _Encoding, _targets
+from kubetune.search.encoding import Encoding
+from kubetune.search.gp_sampler import GaussianProcessSampler
 from kubetune.search.study import TuningStudy
+from kubetune.search.targets import model_targets
 from kubetune.search.warping import MixedScaleSampler, ScaleChooser
 from kubetune.trials import TrialOutcome, TrialState
 from optuna.distributions import FloatDistribution
@@ -101,13 +103,13 @@ def test_the_process_picks_the_scale_the_results_support(objective: Any, expecte
     trials = completed(objective, 16, seed=1)
     for trial in trials:
         study.add_trial(trial)
-    encoding = _Encoding(("lr", "x"), (FloatDistribution(1e-6, 1.0), FloatDistribution(0, 1)))
+    encoding = Encoding(("lr", "x"), (FloatDistribution(1e-6, 1.0), FloatDistribution(0, 1)))
     chooser = ScaleChooser({"lr"})
 
-    chosen = chooser.choose(encoding, study.trials, _targets(study, study.trials))
+    chosen = chooser.choose(encoding, study.trials, model_targets(study, study.trials))
 
     assert chooser.last_choice == {"lr": expected}
-    assert chosen.distributions[0].log is (expected == "log")
+    assert chosen.distributions[0] == FloatDistribution(1e-6, 1.0, log=expected == "log")
     assert chosen.distributions[1] == FloatDistribution(0, 1)  # not auto: untouched
 
 
