@@ -224,11 +224,17 @@ def test_watches_are_cut_and_resume_only_from_after_the_restart(tmp_path: Path) 
 def test_a_restart_waits_for_its_port_to_be_free(tmp_path: Path) -> None:
     with KubeSim(controllers=False, work_dir=tmp_path) as sim:
         answer = sim._control("POST", "restart", {"downtime_seconds": 1.0})
-        squatter = socket.socket()  # bound, not listening: like a client's outgoing port
+        # Another socket takes the port while the API server is down. SO_REUSEADDR lets it bind
+        # past the old server's connections left in TIME_WAIT (which would otherwise hold the
+        # port from the test, not from the server); listening makes it hold the port against
+        # the new server, as a client's connection from that port would.
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         deadline = time.monotonic() + 1.0
         while True:
             try:
                 squatter.bind(("127.0.0.1", sim.port))
+                squatter.listen()
                 break
             except OSError:
                 assert time.monotonic() < deadline, "the old server never released its port"
