@@ -79,6 +79,14 @@ def quickstart(name: str) -> dict[str, Any]:
     return document
 
 
+def patch_status(kubectl: Kubectl, name: str, namespace: str, status: dict[str, Any]) -> None:
+    """Write a TuningJob's status as the operator does: a merge patch of the subresource."""
+    body = json.dumps({"status": status})
+    kubectl(
+        "patch", "tj", name, "-n", namespace, "--subresource=status", "--type=merge", "-p", body
+    )
+
+
 def printed_row(table: str) -> dict[str, str]:
     """The one row of ``kubectl get``'s table by column header (empty cells kept: kubectl
     aligns the columns, and a cell starts where its header does)."""
@@ -203,17 +211,7 @@ def test_printer_columns_read_the_status(kubectl: Kubectl, namespace: str) -> No
             "metrics": {"validation-rmse": 52.5},
         },
     }
-    kubectl(
-        "patch",
-        "tj",
-        "done",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": status}),
-    )
+    patch_status(kubectl, "done", namespace, status)
     row = printed_row(kubectl("get", "tj", "done", "-n", namespace).stdout)
     assert row == {
         "NAME": "done",
@@ -250,17 +248,7 @@ def test_printer_columns_of_a_multi_objective_tuningjob(kubectl: Kubectl, namesp
         ],
         "paretoFrontSize": 1,
     }
-    kubectl(
-        "patch",
-        "tj",
-        "front",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": status}),
-    )
+    patch_status(kubectl, "front", namespace, status)
     row = printed_row(kubectl("get", "tj", "front", "-n", namespace).stdout)
     assert (row["SUCCEEDED"], row["TOTAL"], row["BEST"], row["FRONT"]) == ("5", "6", "", "1")
 

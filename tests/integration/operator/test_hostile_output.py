@@ -4,10 +4,10 @@ read when the trial finished."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 from kubetune.runtime.kubernetes.journal import open_journal_storage
+
+from bench.operator import proc_sample
 
 from .harness import Cluster, OperatorProcess, tuningjob
 
@@ -27,9 +27,7 @@ MAX_GROWTH_MIB = 30
 
 def peak_rss_mib(operator: OperatorProcess) -> float:
     assert operator.process is not None
-    status = Path(f"/proc/{operator.process.pid}/status").read_text()
-    [line] = [line for line in status.splitlines() if line.startswith("VmHWM:")]
-    return int(line.split()[1]) / 1024
+    return proc_sample(operator.process.pid).peak_rss_mib
 
 
 def test_a_progress_bar_is_its_last_redraw_read_in_bounded_memory(
